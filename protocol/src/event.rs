@@ -1,0 +1,180 @@
+//! The circle log: everything that happens in a circle is an [`Event`] with a
+//! gap-free sequence number `seq` (1, 2, 3...) within that circle.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Millis;
+use crate::model::Role;
+
+/// One entry of a circle's log. On the wire its body's fields sit beside the
+/// common ones: `{"seq":4,"id":"…","author":"ana","at":…,"kind":"note","body":"hi"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    /// The event's id (UUID v7). For `problem`, `critique` and `note` it is
+    /// the post id other events refer to.
+    pub id: Uuid,
+    /// The handle of who did it.
+    pub author: String,
+    pub at: Millis,
+    /// Set when the post was retracted: its text was erased from the log.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retracted: bool,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened, tagged by `kind`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// Someone brings a problem they are stuck on: it opens a thread.
+    Problem {
+        title: String,
+        body: String,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    /// Experience, advice or criticism on a problem.
+    Critique { problem: Uuid, body: String },
+    /// Plain chat.
+    Note { body: String },
+    /// The author changed a post. Absent fields are unchanged.
+    Edit {
+        post: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+    /// The author (or a facilitator) withdrew a post.
+    Retract { post: Uuid },
+    /// The problem's author marks it resolved, naming the critiques that helped.
+    Resolve {
+        problem: Uuid,
+        #[serde(default)]
+        helpful: Vec<Uuid>,
+    },
+    /// "I have this problem too."
+    Metoo { problem: Uuid },
+    /// The author joined the circle (the creator joins first, as facilitator).
+    Join { role: Role },
+    /// The author left the circle.
+    Leave {},
+    /// A facilitator (the author) removed `member` from the circle.
+    Remove {
+        member: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl EventBody {
+    /// The `kind` name on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Problem { .. } => "problem",
+            EventBody::Critique { .. } => "critique",
+            EventBody::Note { .. } => "note",
+            EventBody::Edit { .. } => "edit",
+            EventBody::Retract { .. } => "retract",
+            EventBody::Resolve { .. } => "resolve",
+            EventBody::Metoo { .. } => "metoo",
+            EventBody::Join { .. } => "join",
+            EventBody::Leave {} => "leave",
+            EventBody::Remove { .. } => "remove",
+        }
+    }
+
+    /// Posts are what people write and may later edit or retract.
+    pub fn is_post(&self) -> bool {
+        matches!(
+            self,
+            EventBody::Problem { .. } | EventBody::Critique { .. } | EventBody::Note { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn every_kind() -> Vec<EventBody> {
+        let post = Uuid::now_v7();
+        vec![
+            EventBody::Problem {
+                title: "Patrons cannot find the e-books".into(),
+                body: "We moved the catalogue and…".into(),
+                tags: vec!["catalogue".into()],
+            },
+            EventBody::Critique {
+                problem: post,
+                body: "We had this; a banner helped.".into(),
+            },
+            EventBody::Note { body: "hello".into() },
+            EventBody::Edit {
+                post,
+                title: None,
+                body: Some("better".into()),
+            },
+            EventBody::Retract { post },
+            EventBody::Resolve {
+                problem: post,
+                helpful: vec![Uuid::now_v7()],
+            },
+            EventBody::Metoo { problem: post },
+            EventBody::Join {
+                role: Role::Facilitator,
+            },
+            EventBody::Leave {},
+            EventBody::Remove {
+                member: "bob".into(),
+                reason: Some("spam".into()),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips_with_its_kind_name() {
+        for (seq, body) in every_kind().into_iter().enumerate() {
+            let event = Event {
+                seq: seq as u64 + 1,
+                id: Uuid::now_v7(),
+                author: "ana".into(),
+                at: 1_700_000_000_000,
+                retracted: false,
+                body,
+            };
+            let value = serde_json::to_value(&event).unwrap();
+            assert_eq!(value["kind"], json!(event.body.kind()));
+            assert!(value.get("retracted").is_none());
+            let back: Event = serde_json::from_value(value).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn wire_shape_is_flat() {
+        let id = Uuid::nil();
+        let event = Event {
+            seq: 4,
+            id,
+            author: "ana".into(),
+            at: 5,
+            retracted: true,
+            body: EventBody::Note { body: "".into() },
+        };
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            json!({"seq":4,"id":id,"author":"ana","at":5,"retracted":true,"kind":"note","body":""})
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_an_error() {
+        let bad = json!({"seq":1,"id":Uuid::nil(),"author":"a","at":1,"kind":"poll"});
+        assert!(serde_json::from_value::<Event>(bad).is_err());
+    }
+}

@@ -1,0 +1,378 @@
+//! One type per method: its wire name, its params and its result.
+//!
+//! Params refuse unknown fields (a misspelt `visibility` must not silently
+//! make a public circle); results may grow, so clients should ignore fields
+//! they do not know.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Millis;
+use crate::event::Event;
+use crate::model::{CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, Visibility};
+
+/// Ties a method name to its params and result types.
+pub trait Method {
+    const NAME: &'static str;
+    type Params: Serialize + DeserializeOwned;
+    type Result: Serialize + DeserializeOwned;
+}
+
+macro_rules! methods {
+    ($( $(#[$doc:meta])* $ty:ident = $name:literal ($params:ty) -> $result:ty; )*) => {
+        $(
+            $(#[$doc])*
+            pub enum $ty {}
+            impl Method for $ty {
+                const NAME: &'static str = $name;
+                type Params = $params;
+                type Result = $result;
+            }
+        )*
+        /// Every method name, in the order docs/protocol.md documents them.
+        pub const ALL: &[&str] = &[$($name),*];
+    };
+}
+
+methods! {
+    /// Create an account and sign this connection in.
+    AuthRegister = "auth.register" (Register) -> Session;
+    /// Sign in with a password; the connection is signed in and gets a token.
+    AuthLogin = "auth.login" (Login) -> Session;
+    /// Sign this connection in with a token from register or login.
+    AuthToken = "auth.token" (TokenLogin) -> WhoAmI;
+    /// Revoke this connection's token and sign the connection out.
+    AuthLogout = "auth.logout" (Empty) -> Empty;
+    /// Change the password; every other token of the account is revoked.
+    AuthPassword = "auth.password" (ChangePassword) -> Empty;
+    CircleCreate = "circle.create" (CreateCircle) -> CircleResult;
+    CircleList = "circle.list" (Empty) -> Circles;
+    CircleJoin = "circle.join" (JoinCircle) -> CircleResult;
+    CircleLeave = "circle.leave" (CircleRef) -> Empty;
+    CircleInvite = "circle.invite" (CircleRef) -> Invite;
+    CircleMembers = "circle.members" (CircleRef) -> Members;
+    /// Facilitators remove a member (moderation).
+    CircleRemove = "circle.remove" (RemoveMember) -> EventResult;
+    CircleSubscribe = "circle.subscribe" (Subscribe) -> Subscribed;
+    CircleUnsubscribe = "circle.unsubscribe" (CircleRef) -> Empty;
+    CircleHistory = "circle.history" (History) -> Events;
+    CircleRead = "circle.read" (MarkRead) -> ReadMarker;
+    PostProblem = "post.problem" (NewProblem) -> EventResult;
+    PostCritique = "post.critique" (NewCritique) -> EventResult;
+    PostNote = "post.note" (NewNote) -> EventResult;
+    PostEdit = "post.edit" (EditPost) -> EventResult;
+    PostRetract = "post.retract" (PostRef) -> EventResult;
+    ProblemResolve = "problem.resolve" (Resolve) -> EventResult;
+    ProblemMetoo = "problem.metoo" (ProblemRef) -> EventResult;
+    ProblemList = "problem.list" (ListProblems) -> Problems;
+    ProblemGet = "problem.get" (ProblemRef) -> ProblemResult;
+}
+
+/// No params, or no result: `{}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    pub handle: String,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A registration invite, where the operator requires one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub handle: String,
+    pub password: String,
+}
+
+/// Result of register and login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub handle: String,
+    /// A bearer token for `auth.token`; keep it secret.
+    pub token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLogin {
+    pub token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub handle: String,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCircle {
+    pub slug: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_members: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircleResult {
+    pub circle: CircleInfo,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Circles {
+    pub circles: Vec<CircleInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinCircle {
+    /// The circle's slug.
+    pub circle: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+/// Names a circle by its slug.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircleRef {
+    pub circle: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub invite: String,
+    pub expires_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    pub members: Vec<Member>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMember {
+    pub circle: String,
+    pub member: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    pub circle: String,
+    /// The last seq the client has; events after it are sent. Absent: only
+    /// events after the current head (live only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    /// The circle's latest seq when the subscription started.
+    pub head: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    pub circle: String,
+    /// Only events with a seq below this (default: the newest events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// Page size, 1 to 200 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Events {
+    /// Ascending by seq within the page.
+    pub events: Vec<Event>,
+    /// Whether older events remain (ask again with `before` = the first seq).
+    pub more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    pub circle: String,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    pub read: u64,
+    pub unread: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProblem {
+    pub circle: String,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCritique {
+    pub circle: String,
+    pub problem: Uuid,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    pub circle: String,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditPost {
+    pub circle: String,
+    pub post: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Problems only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostRef {
+    pub circle: String,
+    pub post: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    pub circle: String,
+    pub problem: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helpful: Option<Vec<Uuid>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemRef {
+    pub circle: String,
+    pub problem: Uuid,
+}
+
+/// The event a post-like method appended, as subscribers receive it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventResult {
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProblems {
+    pub circle: String,
+    /// Only open or only resolved problems (default: both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProblemStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problems {
+    /// In the order they were raised.
+    pub problems: Vec<ProblemSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemResult {
+    pub problem: ProblemThread,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: T) {
+        let text = serde_json::to_string(&value).unwrap();
+        let back: T = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value, "{text}");
+    }
+
+    #[test]
+    fn names_are_unique_and_dotted() {
+        let mut names = ALL.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(ALL.iter().all(|n| n.contains('.')));
+        assert_eq!(<CircleSubscribe as Method>::NAME, "circle.subscribe");
+    }
+
+    #[test]
+    fn params_round_trip() {
+        round_trip(Register {
+            handle: "ana".into(),
+            password: "correct horse".into(),
+            display_name: Some("Ana".into()),
+            invite: None,
+        });
+        round_trip(CreateCircle {
+            slug: "cataloguers".into(),
+            name: "Cataloguers".into(),
+            purpose: None,
+            visibility: Some(Visibility::Private),
+            max_members: Some(8),
+        });
+        round_trip(Subscribe {
+            circle: "c".into(),
+            since: Some(0),
+        });
+        round_trip(Resolve {
+            circle: "c".into(),
+            problem: Uuid::now_v7(),
+            helpful: Some(vec![Uuid::now_v7()]),
+        });
+        round_trip(Empty {});
+    }
+
+    #[test]
+    fn params_refuse_unknown_fields() {
+        let typo = json!({"slug":"c","name":"C","visibilty":"private"});
+        assert!(serde_json::from_value::<CreateCircle>(typo).is_err());
+    }
+
+    #[test]
+    fn optional_params_may_be_left_out() {
+        let p: NewProblem = serde_json::from_value(json!({"circle":"c","title":"t"})).unwrap();
+        assert_eq!(p.body, "");
+        assert_eq!(p.tags, None);
+    }
+}

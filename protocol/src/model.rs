@@ -1,0 +1,126 @@
+//! The views the server returns: circles, members, problems and their threads.
+//! Clients ignore fields they do not know, so these may grow.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Millis;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Listed to everyone; anyone signed in may read it and join.
+    #[default]
+    Public,
+    /// Unlisted; members only; joining needs an invite code.
+    Private,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Moderates: invites, removes members, retracts any post.
+    Facilitator,
+    Member,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemStatus {
+    Open,
+    Resolved,
+}
+
+/// A circle as the signed-in user sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircleInfo {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub purpose: String,
+    pub visibility: Visibility,
+    pub max_members: u32,
+    pub member_count: u32,
+    /// The seq of the circle's latest event.
+    pub head: u64,
+    pub created_by: String,
+    pub created_at: Millis,
+    /// My role, or absent when I am not a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Events after my read marker (0 when I am not a member).
+    pub unread: u64,
+    /// My read marker: the last seq I have read.
+    pub read: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub handle: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Connected to the server right now.
+    pub online: bool,
+    pub joined_at: Millis,
+}
+
+/// A problem in a list, with how far its thread has come.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemSummary {
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub status: ProblemStatus,
+    pub critiques: u32,
+    pub metoos: u32,
+    pub edited: bool,
+    /// When the thread last changed (a critique, metoo, edit or resolution).
+    pub last_activity: Millis,
+}
+
+/// How a problem was resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub seq: u64,
+    pub by: String,
+    pub at: Millis,
+    /// The critiques that helped, in the order the author named them.
+    pub helpful: Vec<Uuid>,
+}
+
+/// A problem with its whole thread, text as last edited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemThread {
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub status: ProblemStatus,
+    pub edited: bool,
+    pub retracted: bool,
+    /// Who has this problem too, in the order they said so.
+    pub metoos: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    /// In the order they were posted.
+    pub critiques: Vec<CritiqueView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CritiqueView {
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub body: String,
+    pub edited: bool,
+    pub retracted: bool,
+    /// Named as helpful when the problem was resolved.
+    pub helpful: bool,
+}

@@ -1,0 +1,33 @@
+//! Notifications the server pushes: `event` for each new entry of a circle
+//! the connection subscribed to, `presence` when a member comes or goes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+
+pub const EVENT: &str = "event";
+pub const PRESENCE: &str = "presence";
+
+/// Params of the `event` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventNotice {
+    /// The circle's slug.
+    pub circle: String,
+    pub event: Event,
+}
+
+/// Params of the `presence` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceNotice {
+    pub circle: String,
+    pub handle: String,
+    pub online: bool,
+}
+
+/// A notification, typed by its method.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params", rename_all = "snake_case")]
+pub enum Notice {
+    Event(EventNotice),
+    Presence(PresenceNotice),
+}
