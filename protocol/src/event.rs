@@ -113,7 +113,9 @@ mod tests {
                 problem: post,
                 body: "We had this; a banner helped.".into(),
             },
-            EventBody::Note { body: "hello".into() },
+            EventBody::Note {
+                body: "hello".into(),
+            },
             EventBody::Edit {
                 post,
                 title: None,

@@ -1,21 +1,116 @@
-//! The Circles server. (Being written.)
+//! The Circles server: peer learning circles over JSON-RPC on WebSockets.
+//!
+//! Layout:
+//! - [`config`]: settings and their defaults.
+//! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`).
+//! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
+//! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
+//! - [`store`]: sled behind a small API, with group commit for durability.
+//! - [`presence`], [`credentials`], [`validate`], [`error`]: the pieces they share.
 #![forbid(unsafe_code)]
 
+mod api;
+pub mod circle;
 pub mod config;
+mod credentials;
+mod error;
+mod http;
+mod presence;
+pub mod session;
+pub mod store;
+mod validate;
 
 pub use config::Config;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use circle::Circles;
+use store::Store;
+
+/// How long connections and circles get to finish when the server stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every connection and circle shares.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub circles: Arc<Circles>,
+    /// Cancelled when the server stops.
+    pub shutdown: CancellationToken,
+    /// Connections and circle tasks, awaited at shutdown.
+    pub tracker: TaskTracker,
+    /// argon2 needs ~19 MiB and a core per hash: a few at a time.
+    pub hashing: Semaphore,
+    online: presence::Online,
+    next_session: AtomicU64,
+}
+
+impl App {
+    pub fn next_session_id(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The account's display name, or its handle if it has none.
+    pub fn display_name(&self, handle: &str) -> String {
+        match self.store.account(handle) {
+            Ok(Some(account)) => account.display_name,
+            _ => handle.to_owned(),
+        }
+    }
+}
 
 /// Serves Circles on `listener` until `shutdown` completes, then closes every
-/// connection with 1001, flushes the store and returns.
+/// connection with 1001, makes everything durable and returns (releasing the
+/// data directory).
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let _ = (config, listener);
-    shutdown.await;
+    let store = Store::open(&config.data_dir)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let store = Arc::new(store);
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let app = Arc::new(App {
+        circles: Circles::new(Arc::clone(&store), tracker.clone(), stop.clone()),
+        store,
+        shutdown: stop.clone(),
+        tracker: tracker.clone(),
+        hashing: Semaphore::new(4),
+        online: presence::Online::default(),
+        next_session: AtomicU64::new(0),
+        config,
+    });
+
+    let signal = stop.clone();
+    axum::serve(listener, http::router(Arc::clone(&app)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            signal.cancel();
+        })
+        .await
+        .context("serving HTTP")?;
+
+    stop.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    app.store.flush().await.context("final flush")?;
+    tracing::info!("stopped; everything acknowledged is on disk");
     Ok(())
 }

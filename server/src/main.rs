@@ -1,1 +1,85 @@
-fn main() {}
+//! `circles-server`: parses flags, sets up logging, and runs the server.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use circles_server::Config;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// The Circles server: peer learning circles over WebSockets.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "CIRCLES_LISTEN", default_value = Config::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Directory for the data (created if missing).
+    #[arg(long, env = "CIRCLES_DATA_DIR", default_value = Config::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Largest WebSocket message accepted, in bytes; bigger ones close the connection (1009).
+    #[arg(long, env = "CIRCLES_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    max_frame_bytes: usize,
+    /// The most members a circle may allow.
+    #[arg(long, env = "CIRCLES_MAX_MEMBERS_CAP", default_value_t = 50)]
+    max_members_cap: u32,
+    /// Frames queued for a connection before it counts as too slow and is cut off.
+    #[arg(long, env = "CIRCLES_OUTBOUND_QUEUE", default_value_t = 1024)]
+    outbound_queue: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        max_frame_bytes: args.max_frame_bytes,
+        max_members_cap: args.max_members_cap.max(2),
+        outbound_queue: args.outbound_queue.max(16),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "listening on {addr} (ws://{addr}/v1/ws), data in {}",
+        config.data_dir.display()
+    );
+    circles_server::run(config, listener, shutdown_signal()).await
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,166 @@
+//! Requests: a text frame is parsed (JSON, then JSON-RPC), dispatched by
+//! method name to its handler with typed params, and answered. Handlers live
+//! by namespace: [`auth`], [`circles`], [`reading`], [`posts`].
+
+mod auth;
+mod circles;
+mod posts;
+mod reading;
+
+use std::future::Future;
+
+use circles_protocol::methods::{self as m, Method};
+use circles_protocol::{ErrorKind, ErrorObject, Id, Request, Response};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::session::{Session, User};
+
+/// Answers one text frame: `None` when nothing is to be sent back
+/// (a notification, or a batch of them).
+pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(err) => {
+            let error = ErrorObject::new(ErrorKind::ParseError, format!("not valid JSON: {err}"));
+            return Some(to_text(&Response::error(Id::Null, error)));
+        }
+    };
+    match value {
+        Value::Array(items) if items.is_empty() => {
+            let error =
+                ErrorObject::new(ErrorKind::InvalidRequest, "an empty batch is not a request");
+            Some(to_text(&Response::error(Id::Null, error)))
+        }
+        Value::Array(items) => {
+            let mut responses = Vec::new();
+            for item in items {
+                responses.extend(handle_value(session, item).await);
+            }
+            (!responses.is_empty()).then(|| serde_json::to_string(&responses).unwrap_or_default())
+        }
+        value => handle_value(session, value).await.map(|r| to_text(&r)),
+    }
+}
+
+/// The answer to a binary frame: the protocol is JSON in text frames.
+pub fn binary_frame_error() -> String {
+    let error = ErrorObject::new(
+        ErrorKind::InvalidRequest,
+        "binary frames are not supported; send each JSON-RPC request as a text frame",
+    );
+    to_text(&Response::error(Id::Null, error))
+}
+
+fn to_text(response: &Response) -> String {
+    serde_json::to_string(response).unwrap_or_default()
+}
+
+async fn handle_value(session: &mut Session, value: Value) -> Option<Response> {
+    // Echo the id even when the rest of the request is unusable, where it is readable.
+    let readable_id = value
+        .get("id")
+        .and_then(|id| serde_json::from_value::<Id>(id.clone()).ok())
+        .unwrap_or(Id::Null);
+    let request: Request = match serde_json::from_value(value) {
+        Ok(request) => request,
+        Err(err) => {
+            let error = ErrorObject::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "not a JSON-RPC 2.0 request ({{\"jsonrpc\":\"2.0\",\"id\":…,\"method\":…,\"params\":{{…}}}}): {err}"
+                ),
+            );
+            return Some(Response::error(readable_id, error));
+        }
+    };
+    let outcome = dispatch(session, &request.method, request.params).await;
+    let id = request.id?;
+    Some(match outcome {
+        Ok(result) => Response::result(id, result),
+        Err(err) => Response::error(id, err.to_object()),
+    })
+}
+
+async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) -> ApiResult<Value> {
+    let s = session;
+    match method {
+        m::AuthRegister::NAME => call::<m::AuthRegister, _>(params, |p| auth::register(s, p)).await,
+        m::AuthLogin::NAME => call::<m::AuthLogin, _>(params, |p| auth::login(s, p)).await,
+        m::AuthToken::NAME => call::<m::AuthToken, _>(params, |p| auth::token(s, p)).await,
+        m::AuthLogout::NAME => call::<m::AuthLogout, _>(params, |_| auth::logout(s)).await,
+        m::AuthPassword::NAME => call::<m::AuthPassword, _>(params, |p| auth::password(s, p)).await,
+        m::CircleCreate::NAME => {
+            call::<m::CircleCreate, _>(params, |p| circles::create(s, p)).await
+        }
+        m::CircleList::NAME => call::<m::CircleList, _>(params, |_| circles::list(s)).await,
+        m::CircleJoin::NAME => call::<m::CircleJoin, _>(params, |p| circles::join(s, p)).await,
+        m::CircleLeave::NAME => call::<m::CircleLeave, _>(params, |p| circles::leave(s, p)).await,
+        m::CircleInvite::NAME => {
+            call::<m::CircleInvite, _>(params, |p| circles::invite(s, p)).await
+        }
+        m::CircleMembers::NAME => {
+            call::<m::CircleMembers, _>(params, |p| circles::members(s, p)).await
+        }
+        m::CircleRemove::NAME => {
+            call::<m::CircleRemove, _>(params, |p| circles::remove(s, p)).await
+        }
+        m::CircleSubscribe::NAME => {
+            call::<m::CircleSubscribe, _>(params, |p| reading::subscribe(s, p)).await
+        }
+        m::CircleUnsubscribe::NAME => {
+            call::<m::CircleUnsubscribe, _>(params, |p| reading::unsubscribe(s, p)).await
+        }
+        m::CircleHistory::NAME => {
+            call::<m::CircleHistory, _>(params, |p| reading::history(s, p)).await
+        }
+        m::CircleRead::NAME => call::<m::CircleRead, _>(params, |p| reading::read(s, p)).await,
+        m::PostProblem::NAME => call::<m::PostProblem, _>(params, |p| posts::problem(s, p)).await,
+        m::PostCritique::NAME => {
+            call::<m::PostCritique, _>(params, |p| posts::critique(s, p)).await
+        }
+        m::PostNote::NAME => call::<m::PostNote, _>(params, |p| posts::note(s, p)).await,
+        m::PostEdit::NAME => call::<m::PostEdit, _>(params, |p| posts::edit(s, p)).await,
+        m::PostRetract::NAME => call::<m::PostRetract, _>(params, |p| posts::retract(s, p)).await,
+        m::ProblemResolve::NAME => {
+            call::<m::ProblemResolve, _>(params, |p| posts::resolve(s, p)).await
+        }
+        m::ProblemMetoo::NAME => call::<m::ProblemMetoo, _>(params, |p| posts::metoo(s, p)).await,
+        m::ProblemList::NAME => {
+            call::<m::ProblemList, _>(params, |p| reading::problems(s, p)).await
+        }
+        m::ProblemGet::NAME => call::<m::ProblemGet, _>(params, |p| reading::problem(s, p)).await,
+        other => Err(ApiError::new(
+            ErrorKind::MethodNotFound,
+            format!("no method named {other:?}; see docs/protocol.md for the list"),
+        )),
+    }
+}
+
+/// Parses params for `M`, runs the handler, serializes its result.
+async fn call<M: Method, F: Future<Output = ApiResult<M::Result>>>(
+    params: Option<Value>,
+    handler: impl FnOnce(M::Params) -> F,
+) -> ApiResult<Value> {
+    let params = match params {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(Value::Object(map)) => Value::Object(map),
+        Some(_) => {
+            return Err(ApiError::invalid(format!(
+                "{}: params must be an object",
+                M::NAME
+            )));
+        }
+    };
+    let params: M::Params = serde_json::from_value(params)
+        .map_err(|err| ApiError::invalid(format!("{}: {err}", M::NAME)))?;
+    let result = handler(params).await?;
+    serde_json::to_value(result).map_err(|_| ApiError::internal())
+}
+
+/// The signed-in user, or the error that says how to sign in.
+fn signed_in(session: &Session) -> ApiResult<&User> {
+    session.user.as_ref().ok_or_else(|| {
+        ApiError::unauthenticated("sign in first: auth.login, auth.register or auth.token")
+    })
+}

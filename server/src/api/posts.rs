@@ -1,0 +1,83 @@
+//! Writing: `post.*` and `problem.resolve` / `problem.metoo`. Each validates
+//! its fields here; the circle task checks who may do it and appends.
+
+use circles_protocol::methods::{
+    EditPost, EventResult, NewCritique, NewNote, NewProblem, PostRef, ProblemRef, Resolve,
+};
+
+use super::signed_in;
+use crate::circle::Draft;
+use crate::error::{ApiError, ApiResult};
+use crate::session::Session;
+use crate::validate::{self, MAX_TITLE_CHARS};
+
+async fn append(s: &mut Session, circle: &str, draft: Draft) -> ApiResult<EventResult> {
+    let handle = signed_in(s)?.handle.clone();
+    let circle = s.app.circles.by_slug(circle)?;
+    let event = s.app.circles.append(circle.id, &handle, draft).await?;
+    Ok(EventResult { event })
+}
+
+pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<EventResult> {
+    let draft = Draft::Problem {
+        title: validate::line("title", &p.title, MAX_TITLE_CHARS)?,
+        body: validate::body("body", &p.body, false)?,
+        tags: validate::tags(p.tags)?,
+    };
+    append(s, &p.circle, draft).await
+}
+
+pub async fn critique(s: &mut Session, p: NewCritique) -> ApiResult<EventResult> {
+    let draft = Draft::Critique {
+        problem: p.problem,
+        body: validate::body("body", &p.body, true)?,
+    };
+    append(s, &p.circle, draft).await
+}
+
+pub async fn note(s: &mut Session, p: NewNote) -> ApiResult<EventResult> {
+    let draft = Draft::Note {
+        body: validate::body("body", &p.body, true)?,
+    };
+    append(s, &p.circle, draft).await
+}
+
+pub async fn edit(s: &mut Session, p: EditPost) -> ApiResult<EventResult> {
+    if p.title.is_none() && p.body.is_none() {
+        return Err(ApiError::invalid("post.edit needs a new title or body"));
+    }
+    let title = p
+        .title
+        .map(|t| validate::line("title", &t, MAX_TITLE_CHARS))
+        .transpose()?;
+    let body = p
+        .body
+        .map(|b| validate::body("body", &b, false))
+        .transpose()?;
+    append(
+        s,
+        &p.circle,
+        Draft::Edit {
+            post: p.post,
+            title,
+            body,
+        },
+    )
+    .await
+}
+
+pub async fn retract(s: &mut Session, p: PostRef) -> ApiResult<EventResult> {
+    append(s, &p.circle, Draft::Retract { post: p.post }).await
+}
+
+pub async fn resolve(s: &mut Session, p: Resolve) -> ApiResult<EventResult> {
+    let draft = Draft::Resolve {
+        problem: p.problem,
+        helpful: p.helpful.unwrap_or_default(),
+    };
+    append(s, &p.circle, draft).await
+}
+
+pub async fn metoo(s: &mut Session, p: ProblemRef) -> ApiResult<EventResult> {
+    append(s, &p.circle, Draft::Metoo { problem: p.problem }).await
+}

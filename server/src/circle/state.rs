@@ -1,0 +1,959 @@
+//! A circle's state as a fold over its log, and the rules for what may be
+//! appended next. Pure: no I/O, no tokio, so the rules are tested directly.
+
+use std::collections::{HashMap, HashSet};
+
+use circles_protocol::Millis;
+use circles_protocol::event::{Event, EventBody};
+use circles_protocol::model::{
+    CritiqueView, Member, ProblemStatus, ProblemSummary, ProblemThread, Resolution, Role,
+    Visibility,
+};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{CircleRecord, MembershipChange};
+
+/// What a member asks to append; [`CircleState::check`] turns it into an event body.
+#[derive(Clone, Debug)]
+pub enum Draft {
+    Problem {
+        title: String,
+        body: String,
+        tags: Vec<String>,
+    },
+    Critique {
+        problem: Uuid,
+        body: String,
+    },
+    Note {
+        body: String,
+    },
+    Edit {
+        post: Uuid,
+        title: Option<String>,
+        body: Option<String>,
+    },
+    Retract {
+        post: Uuid,
+    },
+    Resolve {
+        problem: Uuid,
+        helpful: Vec<Uuid>,
+    },
+    Metoo {
+        problem: Uuid,
+    },
+    /// `invited`: the caller checked a valid invite code for this circle.
+    Join {
+        invited: bool,
+    },
+    Leave,
+    Remove {
+        member: String,
+        reason: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct MemberState {
+    handle: String,
+    role: Role,
+    joined_at: Millis,
+}
+
+#[derive(Clone, Debug)]
+enum PostKind {
+    Problem,
+    Critique { problem: Uuid },
+    Note,
+}
+
+#[derive(Clone, Debug)]
+struct Post {
+    seq: u64,
+    kind: PostKind,
+    author: String,
+    at: Millis,
+    title: String,
+    body: String,
+    tags: Vec<String>,
+    edited: bool,
+    retracted: bool,
+    /// Seqs of this post's edits (a retraction erases their text too).
+    edit_seqs: Vec<u64>,
+    // Problems only:
+    critiques: Vec<Uuid>,
+    metoos: Vec<String>,
+    resolution: Option<Resolution>,
+    last_activity: Millis,
+}
+
+#[derive(Clone, Debug)]
+pub struct CircleState {
+    pub record: CircleRecord,
+    /// The seq of the last event folded in.
+    pub head: u64,
+    /// In the order they joined.
+    members: Vec<MemberState>,
+    /// Removed by a facilitator: they need an invite to come back.
+    removed: HashSet<String>,
+    posts: HashMap<Uuid, Post>,
+    /// Problem ids in the order they were raised.
+    problems: Vec<Uuid>,
+}
+
+impl CircleState {
+    pub fn new(record: CircleRecord) -> Self {
+        CircleState {
+            record,
+            head: 0,
+            members: Vec::new(),
+            removed: HashSet::new(),
+            posts: HashMap::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    // ---- who may do what ----
+
+    pub fn role_of(&self, handle: &str) -> Option<Role> {
+        self.members
+            .iter()
+            .find(|m| m.handle == handle)
+            .map(|m| m.role)
+    }
+
+    pub fn is_member(&self, handle: &str) -> bool {
+        self.role_of(handle).is_some()
+    }
+
+    pub fn member_count(&self) -> u32 {
+        u32::try_from(self.members.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Public circles are readable by anyone signed in, private ones by members.
+    pub fn check_read(&self, handle: &str) -> ApiResult<()> {
+        if self.record.visibility == Visibility::Public || self.is_member(handle) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "circle {} is private; only its members can see it",
+                self.record.slug
+            )))
+        }
+    }
+
+    fn check_member(&self, handle: &str) -> ApiResult<Role> {
+        self.check_read(handle)?;
+        self.role_of(handle).ok_or_else(|| {
+            ApiError::forbidden(format!("join {} before posting in it", self.record.slug))
+        })
+    }
+
+    fn check_facilitator(&self, handle: &str, action: &str) -> ApiResult<()> {
+        match self.check_member(handle)? {
+            Role::Facilitator => Ok(()),
+            Role::Member => Err(ApiError::forbidden(format!(
+                "only a facilitator of {} can {action}",
+                self.record.slug
+            ))),
+        }
+    }
+
+    pub fn check_invite(&self, handle: &str) -> ApiResult<()> {
+        self.check_facilitator(handle, "create invites")
+    }
+
+    fn post(&self, id: Uuid) -> ApiResult<&Post> {
+        self.posts
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found(format!("no post {id} in {}", self.record.slug)))
+    }
+
+    fn problem(&self, id: Uuid) -> ApiResult<&Post> {
+        match self.posts.get(&id) {
+            Some(post) if matches!(post.kind, PostKind::Problem) => Ok(post),
+            _ => Err(ApiError::not_found(format!(
+                "no problem {id} in {}",
+                self.record.slug
+            ))),
+        }
+    }
+
+    fn live_problem(&self, id: Uuid) -> ApiResult<&Post> {
+        let problem = self.problem(id)?;
+        if problem.retracted {
+            return Err(ApiError::not_found(format!("problem {id} was retracted")));
+        }
+        Ok(problem)
+    }
+
+    /// Decides whether `author` may append `draft` now, and what the event says.
+    pub fn check(&self, author: &str, draft: Draft) -> ApiResult<EventBody> {
+        let slug = &self.record.slug;
+        match draft {
+            Draft::Join { invited } => {
+                if self.is_member(author) {
+                    return Err(ApiError::conflict(format!(
+                        "you are already a member of {slug}"
+                    )));
+                }
+                if !invited && self.record.visibility == Visibility::Private {
+                    return Err(ApiError::forbidden(format!(
+                        "circle {slug} is private: ask a facilitator for an invite code"
+                    )));
+                }
+                if !invited && self.removed.contains(author) {
+                    return Err(ApiError::forbidden(format!(
+                        "a facilitator removed you from {slug}: ask one for an invite code"
+                    )));
+                }
+                if self.member_count() >= self.record.max_members {
+                    return Err(ApiError::new(
+                        circles_protocol::ErrorKind::CircleFull,
+                        format!(
+                            "circle {slug} is full ({} members)",
+                            self.record.max_members
+                        ),
+                    ));
+                }
+                let role = if self.members.is_empty() {
+                    Role::Facilitator
+                } else {
+                    Role::Member
+                };
+                Ok(EventBody::Join { role })
+            }
+            Draft::Leave => {
+                if !self.is_member(author) {
+                    return Err(ApiError::conflict(format!(
+                        "you are not a member of {slug}"
+                    )));
+                }
+                Ok(EventBody::Leave {})
+            }
+            Draft::Remove { member, reason } => {
+                self.check_facilitator(author, "remove members")?;
+                if member == author {
+                    return Err(ApiError::forbidden(
+                        "to leave a circle yourself, use circle.leave",
+                    ));
+                }
+                match self.role_of(&member) {
+                    None => Err(ApiError::not_found(format!(
+                        "{member} is not a member of {slug}"
+                    ))),
+                    Some(Role::Facilitator) => Err(ApiError::forbidden(format!(
+                        "{member} is a facilitator; facilitators cannot be removed"
+                    ))),
+                    Some(Role::Member) => Ok(EventBody::Remove { member, reason }),
+                }
+            }
+            Draft::Problem { title, body, tags } => {
+                self.check_member(author)?;
+                Ok(EventBody::Problem { title, body, tags })
+            }
+            Draft::Critique { problem, body } => {
+                self.check_member(author)?;
+                self.live_problem(problem)?;
+                Ok(EventBody::Critique { problem, body })
+            }
+            Draft::Note { body } => {
+                self.check_member(author)?;
+                Ok(EventBody::Note { body })
+            }
+            Draft::Edit { post, title, body } => {
+                self.check_member(author)?;
+                let target = self.post(post)?;
+                if target.author != author {
+                    return Err(ApiError::forbidden("only the author can edit a post"));
+                }
+                if target.retracted {
+                    return Err(ApiError::conflict(
+                        "that post was retracted; it cannot be edited",
+                    ));
+                }
+                if title.is_some() && !matches!(target.kind, PostKind::Problem) {
+                    return Err(ApiError::invalid("only problems have a title"));
+                }
+                Ok(EventBody::Edit { post, title, body })
+            }
+            Draft::Retract { post } => {
+                let role = self.check_member(author)?;
+                let target = self.post(post)?;
+                if target.author != author && role != Role::Facilitator {
+                    return Err(ApiError::forbidden(
+                        "only the author or a facilitator can retract a post",
+                    ));
+                }
+                if target.retracted {
+                    return Err(ApiError::conflict("that post is already retracted"));
+                }
+                Ok(EventBody::Retract { post })
+            }
+            Draft::Resolve { problem, helpful } => {
+                self.check_member(author)?;
+                let target = self.live_problem(problem)?;
+                if target.author != author {
+                    return Err(ApiError::forbidden(
+                        "only the member who raised a problem can mark it resolved",
+                    ));
+                }
+                if target.resolution.is_some() {
+                    return Err(ApiError::conflict("that problem is already resolved"));
+                }
+                let mut seen = HashSet::new();
+                for id in &helpful {
+                    let is_its_critique = matches!(
+                        self.posts.get(id),
+                        Some(Post { kind: PostKind::Critique { problem: p }, retracted: false, .. }) if *p == problem
+                    );
+                    if !is_its_critique {
+                        return Err(ApiError::invalid(format!(
+                            "helpful: {id} is not a critique of this problem"
+                        )));
+                    }
+                    if !seen.insert(*id) {
+                        return Err(ApiError::invalid(format!("helpful: {id} is named twice")));
+                    }
+                }
+                Ok(EventBody::Resolve { problem, helpful })
+            }
+            Draft::Metoo { problem } => {
+                self.check_member(author)?;
+                let target = self.live_problem(problem)?;
+                if target.author == author {
+                    return Err(ApiError::conflict("you raised this problem yourself"));
+                }
+                if target.metoos.iter().any(|h| h == author) {
+                    return Err(ApiError::conflict(
+                        "you already said you have this problem too",
+                    ));
+                }
+                Ok(EventBody::Metoo { problem })
+            }
+        }
+    }
+
+    // ---- the fold ----
+
+    /// Folds one event in. Events come from the log in seq order; ones that
+    /// refer to unknown posts (impossible if appended through `check`) are
+    /// skipped rather than trusted.
+    pub fn apply(&mut self, event: &Event) {
+        self.head = event.seq;
+        let author = event.author.as_str();
+        match &event.body {
+            EventBody::Join { role } => {
+                self.removed.remove(author);
+                if !self.is_member(author) {
+                    self.members.push(MemberState {
+                        handle: author.to_owned(),
+                        role: *role,
+                        joined_at: event.at,
+                    });
+                }
+            }
+            EventBody::Leave {} => self.drop_member(author),
+            EventBody::Remove { member, .. } => {
+                self.drop_member(member);
+                self.removed.insert(member.clone());
+            }
+            EventBody::Problem { title, body, tags } => {
+                self.problems.push(event.id);
+                self.posts.insert(
+                    event.id,
+                    Post::new(
+                        event,
+                        PostKind::Problem,
+                        title.clone(),
+                        body.clone(),
+                        tags.clone(),
+                    ),
+                );
+            }
+            EventBody::Critique { problem, body } => {
+                let post = Post::new(
+                    event,
+                    PostKind::Critique { problem: *problem },
+                    String::new(),
+                    body.clone(),
+                    Vec::new(),
+                );
+                self.posts.insert(event.id, post);
+                if let Some(target) = self.posts.get_mut(problem) {
+                    target.critiques.push(event.id);
+                    target.last_activity = event.at;
+                }
+            }
+            EventBody::Note { body } => {
+                let post = Post::new(
+                    event,
+                    PostKind::Note,
+                    String::new(),
+                    body.clone(),
+                    Vec::new(),
+                );
+                self.posts.insert(event.id, post);
+            }
+            EventBody::Edit { post, title, body } => {
+                if let Some(target) = self.posts.get_mut(post) {
+                    if let Some(title) = title {
+                        target.title.clone_from(title);
+                    }
+                    if let Some(body) = body {
+                        target.body.clone_from(body);
+                    }
+                    target.edited = true;
+                    target.edit_seqs.push(event.seq);
+                    target.last_activity = event.at;
+                    let problem = target.problem_id(*post);
+                    self.touch(problem, event.at);
+                }
+            }
+            EventBody::Retract { post } => {
+                if let Some(target) = self.posts.get_mut(post) {
+                    target.retracted = true;
+                    target.title.clear();
+                    target.body.clear();
+                    target.tags.clear();
+                }
+            }
+            EventBody::Resolve { problem, helpful } => {
+                if let Some(target) = self.posts.get_mut(problem) {
+                    target.resolution = Some(Resolution {
+                        seq: event.seq,
+                        by: author.to_owned(),
+                        at: event.at,
+                        helpful: helpful.clone(),
+                    });
+                    target.last_activity = event.at;
+                }
+            }
+            EventBody::Metoo { problem } => {
+                if let Some(target) = self.posts.get_mut(problem) {
+                    if !target.metoos.iter().any(|h| h == author) {
+                        target.metoos.push(author.to_owned());
+                    }
+                    target.last_activity = event.at;
+                }
+            }
+        }
+    }
+
+    fn touch(&mut self, problem: Option<Uuid>, at: Millis) {
+        if let Some(target) = problem.and_then(|id| self.posts.get_mut(&id)) {
+            target.last_activity = at;
+        }
+    }
+
+    /// Removes a member; when the last facilitator goes, the longest-standing
+    /// member takes over, so a circle is never left without a moderator.
+    fn drop_member(&mut self, handle: &str) {
+        self.members.retain(|m| m.handle != handle);
+        if !self.members.iter().any(|m| m.role == Role::Facilitator) {
+            if let Some(first) = self.members.first_mut() {
+                first.role = Role::Facilitator;
+            }
+        }
+    }
+
+    /// The membership index rows that change when going from `before` to now.
+    pub fn membership_changes(&self, before: &CircleState) -> Vec<MembershipChange> {
+        let mut changes = Vec::new();
+        for old in &before.members {
+            if !self.is_member(&old.handle) {
+                changes.push(MembershipChange::Remove(old.handle.clone()));
+            }
+        }
+        for member in &self.members {
+            if before.role_of(&member.handle) != Some(member.role) {
+                changes.push(MembershipChange::Set(member.handle.clone(), member.role));
+            }
+        }
+        changes
+    }
+
+    /// The seqs whose stored text a retraction of `post` must erase.
+    pub fn seqs_to_erase(&self, post: Uuid) -> Vec<u64> {
+        self.posts
+            .get(&post)
+            .map(|p| {
+                std::iter::once(p.seq)
+                    .chain(p.edit_seqs.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    // ---- views ----
+
+    /// Members in join order; `online` and `display_name` are filled in by
+    /// the caller, who knows the sessions and accounts.
+    pub fn members(&self) -> Vec<Member> {
+        self.members
+            .iter()
+            .map(|m| Member {
+                handle: m.handle.clone(),
+                display_name: m.handle.clone(),
+                role: m.role,
+                online: false,
+                joined_at: m.joined_at,
+            })
+            .collect()
+    }
+
+    pub fn member_handles(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|m| m.handle.as_str())
+    }
+
+    pub fn problem_summaries(&self, status: Option<ProblemStatus>) -> Vec<ProblemSummary> {
+        self.problems
+            .iter()
+            .filter_map(|id| self.posts.get(id).map(|p| (id, p)))
+            .filter(|(_, p)| !p.retracted)
+            .filter(|(_, p)| status.is_none_or(|s| p.status() == s))
+            .map(|(id, p)| ProblemSummary {
+                id: *id,
+                seq: p.seq,
+                author: p.author.clone(),
+                at: p.at,
+                title: p.title.clone(),
+                tags: p.tags.clone(),
+                status: p.status(),
+                critiques: self
+                    .live_critiques(p)
+                    .count()
+                    .try_into()
+                    .unwrap_or(u32::MAX),
+                metoos: p.metoos.len().try_into().unwrap_or(u32::MAX),
+                edited: p.edited,
+                last_activity: p.last_activity,
+            })
+            .collect()
+    }
+
+    fn live_critiques<'a>(
+        &'a self,
+        problem: &'a Post,
+    ) -> impl Iterator<Item = (&'a Uuid, &'a Post)> {
+        problem
+            .critiques
+            .iter()
+            .filter_map(|id| self.posts.get(id).map(|c| (id, c)))
+            .filter(|(_, c)| !c.retracted)
+    }
+
+    pub fn problem_thread(&self, id: Uuid) -> ApiResult<ProblemThread> {
+        let p = self.problem(id)?;
+        let helpful: HashSet<Uuid> = p
+            .resolution
+            .as_ref()
+            .map(|r| r.helpful.iter().copied().collect())
+            .unwrap_or_default();
+        let critiques = p
+            .critiques
+            .iter()
+            .filter_map(|cid| self.posts.get(cid).map(|c| (cid, c)))
+            .map(|(cid, c)| CritiqueView {
+                id: *cid,
+                seq: c.seq,
+                author: c.author.clone(),
+                at: c.at,
+                body: c.body.clone(),
+                edited: c.edited,
+                retracted: c.retracted,
+                helpful: helpful.contains(cid),
+            })
+            .collect();
+        Ok(ProblemThread {
+            id,
+            seq: p.seq,
+            author: p.author.clone(),
+            at: p.at,
+            title: p.title.clone(),
+            body: p.body.clone(),
+            tags: p.tags.clone(),
+            status: p.status(),
+            edited: p.edited,
+            retracted: p.retracted,
+            metoos: p.metoos.clone(),
+            resolution: p.resolution.clone(),
+            critiques,
+        })
+    }
+}
+
+impl Post {
+    fn new(event: &Event, kind: PostKind, title: String, body: String, tags: Vec<String>) -> Self {
+        Post {
+            seq: event.seq,
+            kind,
+            author: event.author.clone(),
+            at: event.at,
+            title,
+            body,
+            tags,
+            edited: false,
+            retracted: event.retracted,
+            edit_seqs: Vec::new(),
+            critiques: Vec::new(),
+            metoos: Vec::new(),
+            resolution: None,
+            last_activity: event.at,
+        }
+    }
+
+    fn status(&self) -> ProblemStatus {
+        if self.resolution.is_some() {
+            ProblemStatus::Resolved
+        } else {
+            ProblemStatus::Open
+        }
+    }
+
+    /// The problem a post belongs to: itself, or the one it critiques.
+    fn problem_id(&self, own_id: Uuid) -> Option<Uuid> {
+        match self.kind {
+            PostKind::Problem => Some(own_id),
+            PostKind::Critique { problem } => Some(problem),
+            PostKind::Note => None,
+        }
+    }
+}
+
+/// The stored form of a retracted event: same seq, id, author and kind, text gone.
+pub fn erase(mut event: Event) -> Event {
+    event.retracted = true;
+    event.body = match event.body {
+        EventBody::Problem { .. } => EventBody::Problem {
+            title: String::new(),
+            body: String::new(),
+            tags: Vec::new(),
+        },
+        EventBody::Critique { problem, .. } => EventBody::Critique {
+            problem,
+            body: String::new(),
+        },
+        EventBody::Note { .. } => EventBody::Note {
+            body: String::new(),
+        },
+        EventBody::Edit { post, .. } => EventBody::Edit {
+            post,
+            title: None,
+            body: None,
+        },
+        other => other,
+    };
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use circles_protocol::ErrorKind;
+
+    struct Log {
+        state: CircleState,
+    }
+
+    impl Log {
+        fn new(visibility: Visibility, max_members: u32) -> Self {
+            let record = CircleRecord {
+                id: Uuid::now_v7(),
+                slug: "c".into(),
+                name: "C".into(),
+                purpose: String::new(),
+                visibility,
+                max_members,
+                created_by: "ana".into(),
+                created_at: 0,
+            };
+            let mut log = Log {
+                state: CircleState::new(record),
+            };
+            // The creator's join is written with the circle (no invite needed).
+            log.ok("ana", Draft::Join { invited: true });
+            log
+        }
+
+        fn try_append(&mut self, author: &str, draft: Draft) -> ApiResult<Event> {
+            let body = self.state.check(author, draft)?;
+            let event = Event {
+                seq: self.state.head + 1,
+                id: Uuid::now_v7(),
+                author: author.into(),
+                at: self.state.head + 1,
+                retracted: false,
+                body,
+            };
+            self.state.apply(&event);
+            Ok(event)
+        }
+
+        fn ok(&mut self, author: &str, draft: Draft) -> Event {
+            self.try_append(author, draft).unwrap()
+        }
+
+        fn err(&mut self, author: &str, draft: Draft) -> ErrorKind {
+            self.try_append(author, draft).unwrap_err().kind
+        }
+    }
+
+    fn problem(title: &str) -> Draft {
+        Draft::Problem {
+            title: title.into(),
+            body: String::new(),
+            tags: vec![],
+        }
+    }
+
+    fn critique(problem: Uuid) -> Draft {
+        Draft::Critique {
+            problem,
+            body: "try this".into(),
+        }
+    }
+
+    #[test]
+    fn creator_facilitates_and_hands_over_on_leaving() {
+        let mut log = Log::new(Visibility::Public, 12);
+        assert_eq!(log.state.role_of("ana"), Some(Role::Facilitator));
+        log.ok("ben", Draft::Join { invited: false });
+        log.ok("cy", Draft::Join { invited: false });
+        assert_eq!(log.state.role_of("ben"), Some(Role::Member));
+        let before = log.state.clone();
+        log.ok("ana", Draft::Leave);
+        assert_eq!(log.state.role_of("ben"), Some(Role::Facilitator));
+        assert_eq!(
+            log.state.membership_changes(&before),
+            vec![
+                MembershipChange::Remove("ana".into()),
+                MembershipChange::Set("ben".into(), Role::Facilitator)
+            ]
+        );
+    }
+
+    #[test]
+    fn joining_rules() {
+        let mut log = Log::new(Visibility::Private, 2);
+        assert_eq!(
+            log.err("ben", Draft::Join { invited: false }),
+            ErrorKind::Forbidden
+        );
+        log.ok("ben", Draft::Join { invited: true });
+        assert_eq!(
+            log.err("ben", Draft::Join { invited: true }),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            log.err("cy", Draft::Join { invited: true }),
+            ErrorKind::CircleFull
+        );
+    }
+
+    #[test]
+    fn removed_members_need_an_invite_even_when_public() {
+        let mut log = Log::new(Visibility::Public, 12);
+        log.ok("ben", Draft::Join { invited: false });
+        assert_eq!(
+            log.err(
+                "ben",
+                Draft::Remove {
+                    member: "ana".into(),
+                    reason: None
+                }
+            ),
+            ErrorKind::Forbidden
+        );
+        log.ok(
+            "ana",
+            Draft::Remove {
+                member: "ben".into(),
+                reason: None,
+            },
+        );
+        assert!(!log.state.is_member("ben"));
+        assert_eq!(
+            log.err("ben", Draft::Join { invited: false }),
+            ErrorKind::Forbidden
+        );
+        log.ok("ben", Draft::Join { invited: true });
+    }
+
+    #[test]
+    fn posting_needs_membership_and_reading_private_needs_it_too() {
+        let mut log = Log::new(Visibility::Private, 12);
+        assert_eq!(
+            log.err("ben", Draft::Note { body: "hi".into() }),
+            ErrorKind::Forbidden
+        );
+        assert_eq!(
+            log.state.check_read("ben").unwrap_err().kind,
+            ErrorKind::Forbidden
+        );
+        assert!(log.state.check_read("ana").is_ok());
+    }
+
+    #[test]
+    fn thread_rules() {
+        let mut log = Log::new(Visibility::Public, 12);
+        log.ok("ben", Draft::Join { invited: false });
+        log.ok("cy", Draft::Join { invited: false });
+        let p = log.ok("ana", problem("stuck")).id;
+        let c1 = log.ok("ben", critique(p)).id;
+        let c2 = log.ok("cy", critique(p)).id;
+        let note = log.ok("cy", Draft::Note { body: "hi".into() }).id;
+
+        assert_eq!(log.err("ben", critique(note)), ErrorKind::NotFound);
+        assert_eq!(
+            log.err("ben", critique(Uuid::now_v7())),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            log.err("ana", Draft::Metoo { problem: p }),
+            ErrorKind::Conflict
+        );
+        log.ok("ben", Draft::Metoo { problem: p });
+        assert_eq!(
+            log.err("ben", Draft::Metoo { problem: p }),
+            ErrorKind::Conflict
+        );
+
+        assert_eq!(
+            log.err(
+                "ben",
+                Draft::Edit {
+                    post: c2,
+                    title: None,
+                    body: Some("x".into())
+                }
+            ),
+            ErrorKind::Forbidden
+        );
+        assert_eq!(
+            log.err(
+                "ben",
+                Draft::Edit {
+                    post: c1,
+                    title: Some("t".into()),
+                    body: None
+                }
+            ),
+            ErrorKind::InvalidParams
+        );
+        log.ok(
+            "ben",
+            Draft::Edit {
+                post: c1,
+                title: None,
+                body: Some("better".into()),
+            },
+        );
+
+        assert_eq!(
+            log.err("ben", Draft::Retract { post: c2 }),
+            ErrorKind::Forbidden
+        );
+        log.ok("ana", Draft::Retract { post: c2 }); // a facilitator may
+        assert_eq!(
+            log.err("cy", Draft::Retract { post: c2 }),
+            ErrorKind::Conflict
+        );
+
+        assert_eq!(
+            log.err(
+                "ben",
+                Draft::Resolve {
+                    problem: p,
+                    helpful: vec![c1]
+                }
+            ),
+            ErrorKind::Forbidden
+        );
+        assert_eq!(
+            log.err(
+                "ana",
+                Draft::Resolve {
+                    problem: p,
+                    helpful: vec![note]
+                }
+            ),
+            ErrorKind::InvalidParams
+        );
+        assert_eq!(
+            log.err(
+                "ana",
+                Draft::Resolve {
+                    problem: p,
+                    helpful: vec![c2]
+                }
+            ),
+            ErrorKind::InvalidParams
+        );
+        log.ok(
+            "ana",
+            Draft::Resolve {
+                problem: p,
+                helpful: vec![c1],
+            },
+        );
+        assert_eq!(
+            log.err(
+                "ana",
+                Draft::Resolve {
+                    problem: p,
+                    helpful: vec![]
+                }
+            ),
+            ErrorKind::Conflict
+        );
+
+        let thread = log.state.problem_thread(p).unwrap();
+        assert_eq!(thread.status, ProblemStatus::Resolved);
+        assert_eq!(thread.metoos, vec!["ben".to_string()]);
+        assert_eq!(thread.critiques.len(), 2);
+        assert_eq!(thread.critiques[0].body, "better");
+        assert!(thread.critiques[0].edited && thread.critiques[0].helpful);
+        assert!(thread.critiques[1].retracted && thread.critiques[1].body.is_empty());
+
+        let list = log.state.problem_summaries(None);
+        assert_eq!((list.len(), list[0].critiques, list[0].metoos), (1, 1, 1));
+        assert!(
+            log.state
+                .problem_summaries(Some(ProblemStatus::Open))
+                .is_empty()
+        );
+        assert_eq!(log.state.seqs_to_erase(c1).len(), 2);
+    }
+
+    #[test]
+    fn erase_keeps_identity_and_drops_text() {
+        let event = Event {
+            seq: 3,
+            id: Uuid::now_v7(),
+            author: "ana".into(),
+            at: 9,
+            retracted: false,
+            body: EventBody::Problem {
+                title: "t".into(),
+                body: "b".into(),
+                tags: vec!["x".into()],
+            },
+        };
+        let erased = erase(event.clone());
+        assert_eq!(
+            (erased.seq, erased.id, erased.retracted),
+            (3, event.id, true)
+        );
+        assert_eq!(
+            erased.body,
+            EventBody::Problem {
+                title: String::new(),
+                body: String::new(),
+                tags: vec![]
+            }
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! The error every request handler returns: a kind from the protocol and a
+//! sentence for the person who will read it.
+
+use circles_protocol::{ErrorKind, ErrorObject};
+
+use crate::store::StoreError;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::InvalidParams, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Unauthenticated, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Forbidden, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::TooLarge, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn internal() -> Self {
+        ApiError::new(
+            ErrorKind::Internal,
+            "the server hit an internal error; try again, and tell the operator if it persists",
+        )
+    }
+
+    pub fn to_object(&self) -> ErrorObject {
+        ErrorObject::new(self.kind, self.message.clone())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store error");
+        match err {
+            StoreError::Closed | StoreError::Flush(_) => {
+                ApiError::unavailable("the server cannot store anything right now; try again later")
+            }
+            _ => ApiError::internal(),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The one port: `/v1/ws` (the protocol), `/healthz` and `/readyz`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::App;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(circles_protocol::WS_PATH, get(websocket))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(app)
+}
+
+async fn websocket(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Response {
+    if app.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    let max = app.config.max_frame_bytes;
+    let tracker = app.tracker.clone();
+    upgrade
+        // Small buffers keep thousands of idle connections cheap: tungstenite's
+        // default zero-fills 128 KiB per connection.
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| tracker.track_future(crate::session::serve(app, socket)))
+}
+
+/// Ready when the store takes a durable write.
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    match app.store.check_writable().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not writable: {err}\n"),
+        )
+            .into_response(),
+    }
+}

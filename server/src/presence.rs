@@ -1,0 +1,114 @@
+//! Who is online: the signed-in connections of each account. Used for the
+//! `online` flag of members, for `presence` notifications, and to end the
+//! other sessions of an account when its password changes.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::App;
+use crate::circle::Command;
+use crate::session::{CloseReason, Kill};
+use crate::store::TokenHash;
+
+#[derive(Debug, Default)]
+pub struct Online {
+    // A std Mutex: held only to update the map, never across an await.
+    by_handle: Mutex<HashMap<String, Vec<Connection>>>,
+}
+
+#[derive(Debug)]
+struct Connection {
+    session: u64,
+    token: TokenHash,
+    kill: Kill,
+}
+
+impl App {
+    /// Records a signed-in connection; the first one makes the account online.
+    pub fn sign_in(&self, handle: &str, session: u64, token: TokenHash, kill: Kill) {
+        let first = {
+            let mut map = self
+                .online
+                .by_handle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let connections = map.entry(handle.to_owned()).or_default();
+            connections.push(Connection {
+                session,
+                token,
+                kill,
+            });
+            connections.len() == 1
+        };
+        if first {
+            self.announce(handle, true);
+        }
+    }
+
+    /// Forgets a connection; the last one makes the account offline.
+    pub fn sign_out(&self, handle: &str, session: u64) {
+        let last = {
+            let mut map = self
+                .online
+                .by_handle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let Some(connections) = map.get_mut(handle) else {
+                return;
+            };
+            connections.retain(|c| c.session != session);
+            let last = connections.is_empty();
+            if last {
+                map.remove(handle);
+            }
+            last
+        };
+        if last {
+            self.announce(handle, false);
+        }
+    }
+
+    pub fn is_online(&self, handle: &str) -> bool {
+        let map = self
+            .online
+            .by_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.contains_key(handle)
+    }
+
+    /// Closes the account's connections that signed in with another token.
+    pub fn revoke_sessions(&self, handle: &str, keep: &TokenHash) {
+        let map = self
+            .online
+            .by_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for connection in map.get(handle).into_iter().flatten() {
+            if connection.token != *keep {
+                connection.kill.kill(CloseReason::TokenRevoked);
+            }
+        }
+    }
+
+    /// Tells the loaded circles of `handle` (nobody listens to the others).
+    fn announce(&self, handle: &str, online: bool) {
+        let memberships = match self.store.memberships(handle) {
+            Ok(memberships) => memberships,
+            Err(err) => {
+                tracing::warn!(error = %err, "presence not announced");
+                return;
+            }
+        };
+        for (circle, _) in memberships {
+            if let Some(circle) = self.circles.loaded(circle) {
+                let presence = Command::Presence {
+                    handle: handle.to_owned(),
+                    online,
+                };
+                // Presence is advisory: a busy circle may skip it.
+                let _ = circle.tx.try_send(presence);
+            }
+        }
+    }
+}

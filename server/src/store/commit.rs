@@ -1,0 +1,170 @@
+//! Group commit: one flush serves every write that arrived while the last
+//! one ran, so durability does not cost one fsync per post.
+//!
+//! sled's `flush()` writes its buffers with `pwrite` + `sync_file_range` but
+//! does not fsync (only its background thread does, every `flush_every_ms`),
+//! so after each flush we `fdatasync` sled's data file ourselves: fsync works
+//! per inode, so our own handle on the file serves. That pair is the store's
+//! durable point.
+
+use std::fs::File;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::{StoreError, StoreResult};
+
+/// Hands out tickets and runs flushes on a thread of its own (flushes block).
+#[derive(Debug)]
+pub struct GroupCommit {
+    shared: Arc<Shared>,
+    done: watch::Receiver<Flushed>,
+    /// Joined on drop, so sled's lock is released when the store is.
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    // A std Mutex: held for a few instructions, never across an await.
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The highest ticket handed out.
+    requested: u64,
+    /// The ticket of the flush running or last run.
+    started: u64,
+    stopping: bool,
+}
+
+/// What the flush thread publishes after each flush.
+#[derive(Clone, Debug, Default)]
+struct Flushed {
+    /// Every ticket up to this one is durable.
+    ticket: u64,
+    /// Set once a flush failed: nothing after it can be promised.
+    failure: Option<Arc<str>>,
+}
+
+/// A write's claim on a flush that starts after the write.
+#[derive(Debug)]
+#[must_use = "a write is durable only once its ticket is awaited"]
+pub struct Ticket {
+    ticket: u64,
+    done: watch::Receiver<Flushed>,
+}
+
+impl Ticket {
+    /// Resolves once a flush that covers the write has finished.
+    pub async fn durable(mut self) -> StoreResult<()> {
+        let ticket = self.ticket;
+        let flushed = self
+            .done
+            .wait_for(|f| f.ticket >= ticket || f.failure.is_some())
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        match &flushed.failure {
+            Some(reason) if flushed.ticket < ticket => Err(StoreError::Flush(reason.to_string())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Starts the flush thread for `db`, fdatasyncing `data_file` after each flush.
+pub fn spawn(db: sled::Db, data_file: File) -> StoreResult<GroupCommit> {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::default()),
+        wake: Condvar::new(),
+    });
+    let (tx, done) = watch::channel(Flushed::default());
+    let thread_shared = Arc::clone(&shared);
+    let thread = thread::Builder::new()
+        .name("circles-flush".into())
+        .spawn(move || flush_loop(&thread_shared, &db, &data_file, &tx))
+        .map_err(StoreError::Io)?;
+    Ok(GroupCommit {
+        shared,
+        done,
+        thread: Some(thread),
+    })
+}
+
+impl GroupCommit {
+    /// Call after a write: the ticket resolves once the write is durable.
+    pub fn ticket(&self) -> Ticket {
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The running flush may have started before this write: take the next one.
+        let ticket = state.started + 1;
+        state.requested = state.requested.max(ticket);
+        drop(state);
+        self.shared.wake.notify_one();
+        Ticket {
+            ticket,
+            done: self.done.clone(),
+        }
+    }
+
+    /// Asks the flush thread to finish what was requested and stop.
+    pub fn stop(&self) {
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.stopping = true;
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn flush_loop(shared: &Shared, db: &sled::Db, data_file: &File, done: &watch::Sender<Flushed>) {
+    loop {
+        let ticket = {
+            let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+            while state.requested <= state.started && !state.stopping {
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.requested <= state.started {
+                return; // stopping, and nothing is waiting
+            }
+            state.started = state.requested;
+            state.started
+        };
+        let began = Instant::now();
+        let result = db
+            .flush()
+            .map_err(|e| e.to_string())
+            .and_then(|_| data_file.sync_data().map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => {
+                tracing::trace!(ticket, elapsed = ?began.elapsed(), "group commit");
+                done.send_modify(|f| f.ticket = ticket);
+            }
+            Err(reason) => {
+                tracing::error!(%reason, "flush failed: the store can no longer promise durability");
+                done.send_modify(|f| f.failure = Some(reason.into()));
+                return;
+            }
+        }
+    }
+}
