@@ -77,15 +77,15 @@ impl App {
         map.contains_key(handle)
     }
 
-    /// Closes the account's connections that signed in with another token.
-    pub fn revoke_sessions(&self, handle: &str, keep: &TokenHash) {
+    /// Closes the account's connections whose token was revoked, but `except`.
+    pub fn revoke_sessions(&self, handle: &str, revoked: impl Fn(&TokenHash) -> bool, except: u64) {
         let map = self
             .online
             .by_handle
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for connection in map.get(handle).into_iter().flatten() {
-            if connection.token != *keep {
+            if connection.session != except && revoked(&connection.token) {
                 connection.kill.kill(CloseReason::TokenRevoked);
             }
         }

@@ -11,7 +11,7 @@ use crate::App;
 use crate::credentials::{self, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::session::{Session, User};
-use crate::store::{Account, StoreError, now_millis};
+use crate::store::{Account, StoreError, TokenHash, now_millis};
 use crate::validate;
 
 pub async fn register(s: &mut Session, p: Register) -> ApiResult<SessionResult> {
@@ -70,6 +70,8 @@ pub async fn token(s: &mut Session, p: TokenLogin) -> ApiResult<WhoAmI> {
 pub async fn logout(s: &mut Session) -> ApiResult<Empty> {
     let user = signed_in(s)?.clone();
     s.app.store.revoke_token(&user.token)?.durable().await?;
+    // Other connections signed in with the same token end too.
+    s.app.revoke_sessions(&user.handle, |t: &TokenHash| *t == user.token, s.id);
     s.sign_out();
     Ok(Empty {})
 }
@@ -92,7 +94,7 @@ pub async fn password(s: &mut Session, p: ChangePassword) -> ApiResult<Empty> {
         .revoke_tokens_except(&user.handle, Some(&user.token))?
         .durable()
         .await?;
-    s.app.revoke_sessions(&user.handle, &user.token);
+    s.app.revoke_sessions(&user.handle, |t: &TokenHash| *t != user.token, s.id);
     Ok(Empty {})
 }
 

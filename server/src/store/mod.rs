@@ -332,6 +332,12 @@ impl Store {
 
     /// Appends one event, with its membership changes and rewrites, atomically.
     pub fn append(&self, circle: Uuid, append: &Append<'_>) -> StoreResult<Ticket> {
+        if append.membership.is_empty() && append.rewrites.is_empty() {
+            // Most events are one key: no transaction needed.
+            self.circleid_seq_event
+                .insert(&event_key(circle, append.seq)[..], append.event_json)?;
+            return Ok(self.ticket());
+        }
         let trees = (
             &self.circleid_seq_event,
             &self.circleid_handle_role,
