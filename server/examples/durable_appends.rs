@@ -42,7 +42,11 @@ async fn main() -> anyhow::Result<()> {
             while Instant::now() < deadline {
                 seq += 1;
                 let began = Instant::now();
-                let append = Append { seq, event_json: &body, ..Append::default() };
+                let append = Append {
+                    seq,
+                    event_json: &body,
+                    ..Append::default()
+                };
                 store.append(circle.id, &append)?.durable().await?;
                 latencies.push(began.elapsed());
             }

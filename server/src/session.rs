@@ -55,7 +55,7 @@ impl CloseReason {
 }
 
 /// Ends a connection from elsewhere (a circle, a password change), once.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Kill {
     token: CancellationToken,
     reason: Arc<OnceLock<CloseReason>>,
@@ -137,7 +137,11 @@ impl Session {
 /// Serves one WebSocket until it closes, the peer is too slow, or the server stops.
 pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
     let (outbound, mut rx) = mpsc::channel(app.config.outbound_queue);
-    let kill = Kill::default();
+    // A child of the server's shutdown token: stopping the server kills it too.
+    let kill = Kill {
+        token: app.shutdown.child_token(),
+        reason: Arc::default(),
+    };
     let mut session = Session {
         id: app.next_session_id(),
         app: Arc::clone(&app),
@@ -147,58 +151,36 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
         subs: HashMap::new(),
         next_sub: 0,
     };
-    let shutdown = app.shutdown.clone();
     tracing::debug!(session = session.id, "connection opened");
-    let reason: Option<CloseReason> = loop {
+    let reason: Closing = loop {
         let catching_up = session.subs.values().any(|s| !s.live);
-        tokio::select! {
+        let step = tokio::select! {
             biased;
-            () = shutdown.cancelled() => break Some(CloseReason::Shutdown),
-            reason = kill.killed() => break Some(reason),
+            reason = kill.killed() => Err(Some(reason)),
             frame = ws.recv() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    // Subscriptions replaced by this request may still deliver
-                        // queued frames until its response: they precede it.
-                    let active: Vec<u64> = session.subs.values().map(|s| s.id).collect();
-                    let answer = {
-                        let handling = crate::api::handle_text(&mut session, text.as_str());
-                        tokio::pin!(handling);
-                        // Keep delivering notifications while the request runs.
-                        loop {
-                            tokio::select! {
-                                answer = &mut handling => break Ok(answer),
-                                Some(out) = rx.recv() => {
-                                    if !active.contains(&out.sub) { continue; }
-                                    if let Err(reason) = write(&mut ws, out.frame).await { break Err(reason); }
-                                }
-                                reason = kill.killed() => break Err(Some(reason)),
-                                () = shutdown.cancelled() => break Err(Some(CloseReason::Shutdown)),
-                            }
-                        }
-                    };
-                    match answer {
-                        Ok(Some(text)) => {
-                            if let Err(reason) = write(&mut ws, Utf8Bytes::from(text)).await { break reason; }
-                        }
-                        Ok(None) => {}
-                        Err(reason) => break reason,
-                    }
-                }
+                Some(Ok(Message::Text(text))) => request(&mut session, &mut ws, &mut rx, text.as_str()).await,
                 Some(Ok(Message::Binary(_))) => {
                     let text = crate::api::binary_frame_error();
-                    if let Err(reason) = write(&mut ws, Utf8Bytes::from(text)).await { break reason; }
+                    write(&mut ws, &kill, [Utf8Bytes::from(text)]).await
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break None,
-                Some(Err(err)) => break read_error(err),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                Some(Ok(Message::Close(_))) | None => Err(None),
+                Some(Err(err)) => Err(read_error(err)),
             },
             Some(out) = rx.recv() => {
-                if !session.is_active(out.sub) { continue; }
-                if let Err(reason) = write_batch(&mut ws, out.frame, &mut rx, &session).await { break reason; }
+                // Whatever else is queued goes out with it, in one flush.
+                let mut frames = vec![out];
+                while frames.len() < 64 {
+                    let Ok(out) = rx.try_recv() else { break };
+                    frames.push(out);
+                }
+                let frames = frames.into_iter().filter(|o| session.is_active(o.sub)).map(|o| o.frame);
+                write(&mut ws, &kill, frames).await
             }
-            () = std::future::ready(()), if catching_up => {
-                if let Err(reason) = catch_up(&mut session, &mut ws).await { break reason; }
-            }
+            () = std::future::ready(()), if catching_up => catch_up(&mut session, &mut ws).await,
+        };
+        if let Err(reason) = step {
+            break reason;
         }
     };
     session.sign_out();
@@ -210,36 +192,60 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
     tracing::debug!(session = session.id, ?reason, "connection closed");
 }
 
-/// `Some(reason)` to send a close frame, `None` to just drop the socket.
-type Closing = Option<CloseReason>;
-
-async fn write(ws: &mut WebSocket, frame: Utf8Bytes) -> Result<(), Closing> {
-    match tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::Text(frame))).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(None),
+/// Handles one request frame and writes its answer, delivering
+/// notifications meanwhile so a slow request does not stall them.
+async fn request(
+    session: &mut Session,
+    ws: &mut WebSocket,
+    rx: &mut mpsc::Receiver<Outbound>,
+    text: &str,
+) -> Result<(), Closing> {
+    let kill = session.kill.clone();
+    // Subscriptions replaced by this request may still deliver queued
+    // frames until its response: they precede it.
+    let active: Vec<u64> = session.subs.values().map(|s| s.id).collect();
+    let handling = crate::api::handle_text(session, text);
+    tokio::pin!(handling);
+    let answer = loop {
+        tokio::select! {
+            answer = &mut handling => break answer,
+            Some(out) = rx.recv() => {
+                if active.contains(&out.sub) {
+                    write(ws, &kill, [out.frame]).await?;
+                }
+            }
+            reason = kill.killed() => return Err(Some(reason)),
+        }
+    };
+    match answer {
+        Some(text) => write(ws, &kill, [Utf8Bytes::from(text)]).await,
+        None => Ok(()),
     }
 }
 
-/// Writes `first` and whatever else is queued, with one flush for all.
-async fn write_batch(
+/// `Some(reason)` to send a close frame, `None` to just drop the socket.
+type Closing = Option<CloseReason>;
+
+/// Writes frames with one flush. Gives up when the peer takes too long to
+/// accept them, or at once when the connection is killed (a peer that
+/// stopped reading must not hold its session until the timeout).
+async fn write(
     ws: &mut WebSocket,
-    first: Utf8Bytes,
-    rx: &mut mpsc::Receiver<Outbound>,
-    session: &Session,
+    kill: &Kill,
+    frames: impl IntoIterator<Item = Utf8Bytes>,
 ) -> Result<(), Closing> {
     let send = async {
-        ws.feed(Message::Text(first)).await?;
-        for _ in 0..64 {
-            let Ok(out) = rx.try_recv() else { break };
-            if session.is_active(out.sub) {
-                ws.feed(Message::Text(out.frame)).await?;
-            }
+        for frame in frames {
+            ws.feed(Message::Text(frame)).await?;
         }
         ws.flush().await
     };
-    match tokio::time::timeout(WRITE_TIMEOUT, send).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(None),
+    tokio::select! {
+        sent = tokio::time::timeout(WRITE_TIMEOUT, send) => match sent {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(None),
+        },
+        reason = kill.killed() => Err(Some(reason)),
     }
 }
 
@@ -263,18 +269,16 @@ async fn catch_up(session: &mut Session, ws: &mut WebSocket) -> Result<(), Closi
                 return Err(None);
             }
         };
-        let send = async {
-            for (seq, json) in &page {
-                ws.feed(Message::Text(event_frame(&sub.circle.slug, json)))
-                    .await?;
-                sub.next = seq + 1;
-            }
-            ws.flush().await
-        };
-        return match tokio::time::timeout(WRITE_TIMEOUT, send).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(None),
-        };
+        let frames: Vec<Utf8Bytes> = page
+            .iter()
+            .map(|(_, json)| event_frame(&sub.circle.slug, json))
+            .collect();
+        let kill = session.kill.clone();
+        write(ws, &kill, frames).await?;
+        if let Some((last, _)) = page.last() {
+            sub.next = last + 1;
+        }
+        return Ok(());
     }
     let (reply, answer) = oneshot::channel();
     let go_live = Command::GoLive {

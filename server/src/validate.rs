@@ -33,13 +33,12 @@ pub fn password(password: &str) -> ApiResult<()> {
     }
 }
 
+/// Absent: the handle. Present: 1 to 64 characters after trimming.
 pub fn display_name(name: Option<String>, handle: &str) -> ApiResult<String> {
-    let name = name.map(|n| n.trim().to_owned()).unwrap_or_default();
-    if name.is_empty() {
-        return Ok(handle.to_owned());
+    match name {
+        None => Ok(handle.to_owned()),
+        Some(name) => line("display_name", &name, 64),
     }
-    chars_at_most("display_name", &name, 64)?;
-    Ok(name)
 }
 
 pub fn slug(slug: &str) -> ApiResult<()> {

@@ -71,7 +71,8 @@ pub async fn logout(s: &mut Session) -> ApiResult<Empty> {
     let user = signed_in(s)?.clone();
     s.app.store.revoke_token(&user.token)?.durable().await?;
     // Other connections signed in with the same token end too.
-    s.app.revoke_sessions(&user.handle, |t: &TokenHash| *t == user.token, s.id);
+    s.app
+        .revoke_sessions(&user.handle, |t: &TokenHash| *t == user.token, s.id);
     s.sign_out();
     Ok(Empty {})
 }
@@ -94,7 +95,8 @@ pub async fn password(s: &mut Session, p: ChangePassword) -> ApiResult<Empty> {
         .revoke_tokens_except(&user.handle, Some(&user.token))?
         .durable()
         .await?;
-    s.app.revoke_sessions(&user.handle, |t: &TokenHash| *t != user.token, s.id);
+    s.app
+        .revoke_sessions(&user.handle, |t: &TokenHash| *t != user.token, s.id);
     Ok(Empty {})
 }
 

@@ -221,7 +221,7 @@ fn info(
         created_by: record.created_by.clone(),
         created_at: record.created_at,
         role,
-        unread: head - read,
+        unread: if role.is_some() { head - read } else { 0 },
         read,
     })
 }

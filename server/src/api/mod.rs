@@ -152,8 +152,16 @@ async fn call<M: Method, F: Future<Output = ApiResult<M::Result>>>(
             )));
         }
     };
-    let params: M::Params = serde_json::from_value(params)
-        .map_err(|err| ApiError::invalid(format!("{}: {err}", M::NAME)))?;
+    // The path names the field at fault: `max_members: invalid type…`.
+    let params: M::Params = serde_path_to_error::deserialize(params).map_err(|err| {
+        let field = err.path().to_string();
+        let err = err.into_inner();
+        if field == "." {
+            ApiError::invalid(format!("{}: {err}", M::NAME))
+        } else {
+            ApiError::invalid(format!("{}: {field}: {err}", M::NAME))
+        }
+    })?;
     let result = handler(params).await?;
     serde_json::to_value(result).map_err(|_| ApiError::internal())
 }
