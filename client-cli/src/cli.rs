@@ -1,0 +1,136 @@
+//! The command line: every subcommand and flag, with its help text.
+
+use clap::{Parser, Subcommand};
+
+/// Peer learning circles from the terminal. With no command, opens the full-screen client.
+#[derive(Debug, Parser)]
+#[command(name = "circles", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Server URL [default: the one you signed in to, else ws://127.0.0.1:7878/v1/ws].
+    /// A URL without a path gets /v1/ws.
+    #[arg(long, global = true, env = "CIRCLES_SERVER")]
+    pub server: Option<String>,
+    /// Print machine-readable JSON (read commands, and what write commands return).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 refused by the server, 2 bad usage or input, \
+3 server unreachable, 4 sign-in needed or failed, 5 local problem (config, terminal).\n\
+Passwords are prompted for, or read from CIRCLES_PASSWORD.";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an account and sign in.
+    Register {
+        handle: String,
+        /// How others see you (default: the handle).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Sign in; the token is saved in your config directory.
+    Login { handle: String },
+    /// Sign out and forget the saved token.
+    Logout,
+    /// Circles you can see, with unread counts.
+    List,
+    /// Create a circle; you become its facilitator.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Members only; others join with an invite code.
+        #[arg(long)]
+        private: bool,
+        /// Most members allowed (default 12).
+        #[arg(long = "max")]
+        max_members: Option<u32>,
+    },
+    /// Join a circle (private circles need --invite).
+    Join {
+        slug: String,
+        #[arg(long)]
+        invite: Option<String>,
+    },
+    /// Leave a circle.
+    Leave { slug: String },
+    /// Create an invite code (facilitators).
+    Invite { slug: String },
+    /// Who is in a circle, and who is online.
+    Members { slug: String },
+    /// Bring a problem you are stuck on. The body comes from --body, else from
+    /// stdin when piped, else from $EDITOR.
+    Problem {
+        slug: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: Option<String>,
+        /// A tag (repeat for more).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Answer a problem with experience, advice or criticism.
+    Critique {
+        slug: String,
+        /// The problem's id (a unique prefix will do).
+        problem: String,
+        #[arg(long)]
+        body: Option<String>,
+    },
+    /// Say something in the circle.
+    Note { slug: String, text: String },
+    /// Mark your problem resolved, naming the critiques that helped.
+    Resolve {
+        slug: String,
+        problem: String,
+        /// A critique that helped (repeat for more).
+        #[arg(long = "helpful")]
+        helpful: Vec<String>,
+    },
+    /// Say you have this problem too.
+    Metoo { slug: String, problem: String },
+    /// Change one of your posts.
+    Edit {
+        slug: String,
+        post: String,
+        #[arg(long)]
+        body: Option<String>,
+        /// New title (problems only).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Withdraw a post (yours, or any as a facilitator).
+    Retract { slug: String, post: String },
+    /// The problems of a circle.
+    Problems {
+        slug: String,
+        #[arg(long, conflicts_with = "resolved")]
+        open: bool,
+        #[arg(long)]
+        resolved: bool,
+    },
+    /// A problem with its critiques.
+    Show { slug: String, problem: String },
+    /// The latest events of a circle.
+    History {
+        slug: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Follow a circle live; reconnects and resumes by itself.
+    Tail {
+        slug: String,
+        /// Start after this seq (default: only new events).
+        #[arg(long)]
+        since: Option<u64>,
+    },
+    /// The full-screen client (also what `circles` alone opens).
+    Tui,
+    /// Shell completions: `circles completions bash > /etc/bash_completion.d/circles`.
+    Completions { shell: clap_complete::Shell },
+}

@@ -1,0 +1,461 @@
+//! Each subcommand: connect, sign in with the saved token, make the call,
+//! print the result (as text, or as JSON with `--json`).
+
+use std::io::{IsTerminal, Read};
+
+use circles_protocol::ErrorKind;
+use circles_protocol::methods as m;
+use circles_protocol::model::{ProblemStatus, Visibility};
+
+use crate::cli::{Cli, Command};
+use crate::client::{ClientError, Connection, normalize_url};
+use crate::config::{DEFAULT_SERVER, Saved};
+use crate::error::{CliError, CliResult};
+use crate::ids::{PostKind, resolve, short};
+use crate::output;
+
+/// What every command needs: where the server is, who we are, how to print.
+pub struct Ctx {
+    pub saved: Saved,
+    pub server: String,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn new(cli: &Cli) -> CliResult<Ctx> {
+        let saved = Saved::load()?;
+        let server = cli
+            .server
+            .clone()
+            .or_else(|| saved.server.clone())
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        Ok(Ctx {
+            saved,
+            server: normalize_url(&server),
+            json: cli.json,
+        })
+    }
+
+    pub async fn connect(&self) -> CliResult<Connection> {
+        Ok(Connection::connect(&self.server).await?)
+    }
+
+    /// The saved token, if it is for this server.
+    pub fn token(&self) -> CliResult<String> {
+        let same_server =
+            self.saved.server.as_deref().map(normalize_url) == Some(self.server.clone());
+        match (&self.saved.token, same_server) {
+            (Some(token), true) => Ok(token.clone()),
+            _ => Err(CliError::Auth(format!(
+                "not signed in to {}: run `circles login HANDLE` (or `circles register HANDLE`) first",
+                self.server
+            ))),
+        }
+    }
+
+    /// A connection signed in with the saved token.
+    pub async fn signed_in(&self) -> CliResult<Connection> {
+        let token = self.token()?;
+        let connection = self.connect().await?;
+        sign_in_with_token(&connection, token).await?;
+        Ok(connection)
+    }
+}
+
+pub async fn sign_in_with_token(connection: &Connection, token: String) -> CliResult<m::WhoAmI> {
+    match connection
+        .call::<m::AuthToken>(m::TokenLogin { token })
+        .await
+    {
+        Ok(who) => Ok(who),
+        Err(ClientError::Server(e)) if e.kind() == ErrorKind::Unauthenticated => {
+            Err(CliError::Auth(
+                "your sign-in has expired or was revoked: run `circles login HANDLE` again".into(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn run(cli: Cli) -> CliResult<()> {
+    let ctx = Ctx::new(&cli)?;
+    let Some(command) = cli.command else {
+        return crate::tui::run(ctx).await;
+    };
+    match command {
+        Command::Register {
+            handle,
+            display_name,
+        } => {
+            let password = password(&handle, true)?;
+            let connection = ctx.connect().await?;
+            let params = m::Register {
+                handle,
+                password,
+                display_name,
+                invite: None,
+            };
+            let session = connection.call::<m::AuthRegister>(params).await?;
+            save_session(ctx, &session)?;
+            println!("Registered and signed in as {}.", session.handle);
+        }
+        Command::Login { handle } => {
+            let password = password(&handle, false)?;
+            let connection = ctx.connect().await?;
+            let session = connection
+                .call::<m::AuthLogin>(m::Login { handle, password })
+                .await?;
+            save_session(ctx, &session)?;
+            println!("Signed in as {}.", session.handle);
+        }
+        Command::Logout => {
+            if let Ok(connection) = ctx.signed_in().await {
+                connection.call::<m::AuthLogout>(m::Empty {}).await?;
+            }
+            let mut saved = ctx.saved;
+            saved.token = None;
+            saved.store()?;
+            println!("Signed out.");
+        }
+        Command::List => {
+            let connection = ctx.signed_in().await?;
+            let list = connection.call::<m::CircleList>(m::Empty {}).await?;
+            if ctx.json {
+                output::json(&list)
+            } else {
+                output::circles(&list.circles)
+            }
+        }
+        Command::Create {
+            slug,
+            name,
+            purpose,
+            private,
+            max_members,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let visibility = Some(if private {
+                Visibility::Private
+            } else {
+                Visibility::Public
+            });
+            let params = m::CreateCircle {
+                slug,
+                name,
+                purpose,
+                visibility,
+                max_members,
+            };
+            let created = connection.call::<m::CircleCreate>(params).await?;
+            if ctx.json {
+                output::json(&created);
+            } else {
+                print!("Created ");
+                output::circle(&created.circle);
+            }
+        }
+        Command::Join { slug, invite } => {
+            let connection = ctx.signed_in().await?;
+            let joined = connection
+                .call::<m::CircleJoin>(m::JoinCircle {
+                    circle: slug,
+                    invite,
+                })
+                .await?;
+            if ctx.json {
+                output::json(&joined);
+            } else {
+                print!("Joined ");
+                output::circle(&joined.circle);
+            }
+        }
+        Command::Leave { slug } => {
+            let connection = ctx.signed_in().await?;
+            connection
+                .call::<m::CircleLeave>(m::CircleRef {
+                    circle: slug.clone(),
+                })
+                .await?;
+            if !ctx.json {
+                println!("You left {slug}.");
+            }
+        }
+        Command::Invite { slug } => {
+            let connection = ctx.signed_in().await?;
+            let invite = connection
+                .call::<m::CircleInvite>(m::CircleRef {
+                    circle: slug.clone(),
+                })
+                .await?;
+            if ctx.json {
+                output::json(&invite);
+            } else {
+                println!("{}", invite.invite);
+                eprintln!(
+                    "Share it: `circles join {slug} --invite {}` (valid until {}).",
+                    invite.invite,
+                    output::time(invite.expires_at)
+                );
+            }
+        }
+        Command::Members { slug } => {
+            let connection = ctx.signed_in().await?;
+            let members = connection
+                .call::<m::CircleMembers>(m::CircleRef { circle: slug })
+                .await?;
+            if ctx.json {
+                output::json(&members)
+            } else {
+                output::members(&members.members)
+            }
+        }
+        Command::Problem {
+            slug,
+            title,
+            body,
+            tags,
+        } => {
+            let body = body_input(body, false, "problem")?;
+            let connection = ctx.signed_in().await?;
+            let tags = (!tags.is_empty()).then_some(tags);
+            let params = m::NewProblem {
+                circle: slug,
+                title,
+                body,
+                tags,
+            };
+            posted(&ctx, connection.call::<m::PostProblem>(params).await?);
+        }
+        Command::Critique {
+            slug,
+            problem,
+            body,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
+            let body = body_input(body, true, "critique")?;
+            let params = m::NewCritique {
+                circle: slug,
+                problem,
+                body,
+            };
+            posted(&ctx, connection.call::<m::PostCritique>(params).await?);
+        }
+        Command::Note { slug, text } => {
+            let connection = ctx.signed_in().await?;
+            posted(
+                &ctx,
+                connection
+                    .call::<m::PostNote>(m::NewNote {
+                        circle: slug,
+                        body: text,
+                    })
+                    .await?,
+            );
+        }
+        Command::Resolve {
+            slug,
+            problem,
+            helpful,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let caller = connection.caller();
+            let problem = resolve(&caller, &slug, &problem, PostKind::Problem).await?;
+            let mut ids = Vec::new();
+            for critique in &helpful {
+                ids.push(resolve(&caller, &slug, critique, PostKind::Critique).await?);
+            }
+            let helpful = (!ids.is_empty()).then_some(ids);
+            let params = m::Resolve {
+                circle: slug,
+                problem,
+                helpful,
+            };
+            posted(&ctx, connection.call::<m::ProblemResolve>(params).await?);
+        }
+        Command::Metoo { slug, problem } => {
+            let connection = ctx.signed_in().await?;
+            let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
+            let params = m::ProblemRef {
+                circle: slug,
+                problem,
+            };
+            posted(&ctx, connection.call::<m::ProblemMetoo>(params).await?);
+        }
+        Command::Edit {
+            slug,
+            post,
+            body,
+            title,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let post = resolve(&connection.caller(), &slug, &post, PostKind::Any).await?;
+            let body = match (&body, &title) {
+                (None, Some(_)) => None, // only the title changes
+                _ => Some(body_input(body, false, "post")?),
+            };
+            let params = m::EditPost {
+                circle: slug,
+                post,
+                body,
+                title,
+            };
+            posted(&ctx, connection.call::<m::PostEdit>(params).await?);
+        }
+        Command::Retract { slug, post } => {
+            let connection = ctx.signed_in().await?;
+            let post = resolve(&connection.caller(), &slug, &post, PostKind::Any).await?;
+            let params = m::PostRef { circle: slug, post };
+            posted(&ctx, connection.call::<m::PostRetract>(params).await?);
+        }
+        Command::Problems {
+            slug,
+            open,
+            resolved,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let status = match (open, resolved) {
+                (true, _) => Some(ProblemStatus::Open),
+                (_, true) => Some(ProblemStatus::Resolved),
+                _ => None,
+            };
+            let list = connection
+                .call::<m::ProblemList>(m::ListProblems {
+                    circle: slug,
+                    status,
+                })
+                .await?;
+            if ctx.json {
+                output::json(&list)
+            } else {
+                output::problems(&list.problems)
+            }
+        }
+        Command::Show { slug, problem } => {
+            let connection = ctx.signed_in().await?;
+            let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
+            let thread = connection
+                .call::<m::ProblemGet>(m::ProblemRef {
+                    circle: slug,
+                    problem,
+                })
+                .await?;
+            if ctx.json {
+                output::json(&thread)
+            } else {
+                output::thread(&thread.problem)
+            }
+        }
+        Command::History { slug, limit } => {
+            let connection = ctx.signed_in().await?;
+            let params = m::History {
+                circle: slug,
+                before: None,
+                limit: Some(limit),
+            };
+            let page = connection.call::<m::CircleHistory>(params).await?;
+            if ctx.json {
+                output::json(&page);
+            } else {
+                for event in &page.events {
+                    println!("{}", output::event_line(event));
+                }
+            }
+        }
+        Command::Tail { slug, since } => crate::follow::tail(&ctx, &slug, since).await?,
+        Command::Tui => crate::tui::run(ctx).await?,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "circles", &mut std::io::stdout());
+        }
+    }
+    Ok(())
+}
+
+fn save_session(ctx: Ctx, session: &m::Session) -> CliResult<()> {
+    let mut saved = ctx.saved;
+    saved.server = Some(ctx.server);
+    saved.handle = Some(session.handle.clone());
+    saved.token = Some(session.token.clone());
+    saved.store()?;
+    Ok(())
+}
+
+/// What a write command prints: the event, or its seq and id.
+fn posted(ctx: &Ctx, result: m::EventResult) {
+    if ctx.json {
+        output::json(&result);
+    } else {
+        let event = &result.event;
+        println!("{} #{} {}", event.body.kind(), event.seq, short(&event.id));
+    }
+}
+
+/// From `CIRCLES_PASSWORD`, else prompted without echo (twice for a new one).
+fn password(handle: &str, new: bool) -> CliResult<String> {
+    if let Ok(password) = std::env::var("CIRCLES_PASSWORD") {
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "no terminal to ask for a password: set CIRCLES_PASSWORD".into(),
+        ));
+    }
+    let prompt = |text: &str| {
+        rpassword::prompt_password(text)
+            .map_err(|e| CliError::Local(format!("cannot read the password: {e}")))
+    };
+    let password = prompt(&format!("Password for {handle}: "))?;
+    if new && prompt("Again: ")? != password {
+        return Err(CliError::Usage(
+            "the passwords differ; nothing was changed".into(),
+        ));
+    }
+    Ok(password)
+}
+
+/// A post's text: `--body`, else stdin when piped, else `$EDITOR`.
+fn body_input(given: Option<String>, required: bool, what: &str) -> CliResult<String> {
+    let body = match given {
+        Some(body) => body,
+        None if !std::io::stdin().is_terminal() => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::Local(format!("cannot read stdin: {e}")))?;
+            text
+        }
+        None => edit_in_editor(what)?,
+    };
+    let body = body.trim_end().to_owned();
+    if required && body.trim().is_empty() {
+        return Err(CliError::Usage(format!(
+            "the {what} is empty; nothing was posted"
+        )));
+    }
+    Ok(body)
+}
+
+fn edit_in_editor(what: &str) -> CliResult<String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let path = std::env::temp_dir().join(format!("circles-{what}-{}.md", std::process::id()));
+    std::fs::write(&path, "")
+        .map_err(|e| CliError::Local(format!("cannot create {}: {e}", path.display())))?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| CliError::Local(format!("cannot start the editor {editor:?}: {e}")))?;
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    if !status.success() {
+        return Err(CliError::Local(format!(
+            "the editor {editor:?} failed; nothing was posted"
+        )));
+    }
+    Ok(text)
+}

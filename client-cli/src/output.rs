@@ -1,0 +1,219 @@
+//! How results look in the terminal (the `--json` forms are the protocol's).
+
+use circles_protocol::Millis;
+use circles_protocol::event::{Event, EventBody};
+use circles_protocol::model::{
+    CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, Role, Visibility,
+};
+use serde::Serialize;
+
+use crate::ids::short;
+
+/// Prints `value` as pretty JSON.
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(err) => eprintln!("circles: cannot print JSON: {err}"),
+    }
+}
+
+/// `2026-11-29 17:01` in local time.
+pub fn time(at: Millis) -> String {
+    let at = i64::try_from(at).unwrap_or(i64::MAX);
+    match chrono::DateTime::from_timestamp_millis(at) {
+        Some(utc) => utc
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+        None => "?".into(),
+    }
+}
+
+pub fn circles(circles: &[CircleInfo]) {
+    if circles.is_empty() {
+        println!("No circles yet: `circles create SLUG --name NAME` starts one.");
+        return;
+    }
+    println!(
+        "{:<24} {:>7} {:>6}  {:<12} NAME",
+        "CIRCLE", "MEMBERS", "UNREAD", "YOU"
+    );
+    for c in circles {
+        let you = match (c.role, c.visibility) {
+            (Some(Role::Facilitator), _) => "facilitator",
+            (Some(Role::Member), _) => "member",
+            (None, Visibility::Public) => "-",
+            (None, Visibility::Private) => "(private)",
+        };
+        let members = format!("{}/{}", c.member_count, c.max_members);
+        let private = if c.visibility == Visibility::Private {
+            " (private)"
+        } else {
+            ""
+        };
+        println!(
+            "{:<24} {:>7} {:>6}  {:<12} {}{private}",
+            c.slug, members, c.unread, you, c.name
+        );
+    }
+}
+
+pub fn circle(c: &CircleInfo) {
+    let visibility = match c.visibility {
+        Visibility::Public => "public",
+        Visibility::Private => "private",
+    };
+    println!(
+        "{} ({}): {visibility}, {}/{} members",
+        c.name, c.slug, c.member_count, c.max_members
+    );
+    if !c.purpose.is_empty() {
+        println!("{}", c.purpose);
+    }
+}
+
+pub fn members(members: &[Member]) {
+    for m in members {
+        let role = match m.role {
+            Role::Facilitator => "facilitator",
+            Role::Member => "member",
+        };
+        let online = if m.online { "online" } else { "" };
+        let name = if m.display_name == m.handle {
+            String::new()
+        } else {
+            format!("({})", m.display_name)
+        };
+        println!("{:<20} {:<12} {:<7} {name}", m.handle, role, online);
+    }
+}
+
+/// One line per event: `#4  2026-11-29 17:02  ben  critique …`.
+pub fn event_line(event: &Event) -> String {
+    let head = format!("#{:<4} {}  {:<12}", event.seq, time(event.at), event.author);
+    if event.retracted {
+        return format!(
+            "{head} ({} {} retracted)",
+            event.body.kind(),
+            short(&event.id)
+        );
+    }
+    let what = match &event.body {
+        EventBody::Problem { title, tags, .. } => {
+            let tags = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", tags.join(", "))
+            };
+            format!("problem {}: {title}{tags}", short(&event.id))
+        }
+        EventBody::Critique { problem, body } => {
+            format!(
+                "critique {} on {}: {}",
+                short(&event.id),
+                short(problem),
+                first_line(body)
+            )
+        }
+        EventBody::Note { body } => format!("note {}: {}", short(&event.id), first_line(body)),
+        EventBody::Edit { post, .. } => format!("edited {}", short(post)),
+        EventBody::Retract { post } => format!("retracted {}", short(post)),
+        EventBody::Resolve { problem, helpful } => {
+            let helped: Vec<String> = helpful.iter().map(short).collect();
+            if helped.is_empty() {
+                format!("resolved {}", short(problem))
+            } else {
+                format!(
+                    "resolved {} (helped: {})",
+                    short(problem),
+                    helped.join(", ")
+                )
+            }
+        }
+        EventBody::Metoo { problem } => format!("has problem {} too", short(problem)),
+        EventBody::Join {
+            role: Role::Facilitator,
+        } => "joined as facilitator".into(),
+        EventBody::Join { role: Role::Member } => "joined".into(),
+        EventBody::Leave {} => "left".into(),
+        EventBody::Remove { member, reason } => match reason {
+            Some(reason) => format!("removed {member}: {reason}"),
+            None => format!("removed {member}"),
+        },
+    };
+    format!("{head} {what}")
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if text.lines().nth(1).is_some() {
+        format!("{line} …")
+    } else {
+        line.to_owned()
+    }
+}
+
+pub fn problems(problems: &[ProblemSummary]) {
+    if problems.is_empty() {
+        println!("No problems here.");
+        return;
+    }
+    for p in problems {
+        let status = match p.status {
+            ProblemStatus::Open => "open",
+            ProblemStatus::Resolved => "resolved",
+        };
+        println!(
+            "{}  {:<8} {:>2} critiques {:>2} metoo  {} ({})",
+            short(&p.id),
+            status,
+            p.critiques,
+            p.metoos,
+            p.title,
+            p.author
+        );
+    }
+}
+
+pub fn thread(p: &ProblemThread) {
+    let status = match p.status {
+        ProblemStatus::Open => "open",
+        ProblemStatus::Resolved => "resolved",
+    };
+    let edited = if p.edited { " (edited)" } else { "" };
+    println!("[{status}] {}{edited}", p.title);
+    println!("{} · {} · {}", short(&p.id), p.author, time(p.at));
+    if !p.tags.is_empty() {
+        println!("tags: {}", p.tags.join(", "));
+    }
+    if !p.body.is_empty() {
+        println!();
+        println!("{}", p.body);
+    }
+    if !p.metoos.is_empty() {
+        println!();
+        println!("Also stuck on this: {}", p.metoos.join(", "));
+    }
+    for c in &p.critiques {
+        println!();
+        let helpful = if c.helpful { "  ★ helped" } else { "" };
+        let edited = if c.edited { " (edited)" } else { "" };
+        println!(
+            "  ├ {} · {} · {}{edited}{helpful}",
+            c.author,
+            short(&c.id),
+            time(c.at)
+        );
+        if c.retracted {
+            println!("  │ (retracted)");
+        } else {
+            for line in c.body.lines() {
+                println!("  │ {line}");
+            }
+        }
+    }
+    if let Some(r) = &p.resolution {
+        println!();
+        println!("Resolved by {} on {}.", r.by, time(r.at));
+    }
+}
