@@ -80,6 +80,15 @@ pub async fn run(
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let store = Arc::new(store);
+    // Only now: a supervisor waiting for this line may rely on the store being open.
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(
+        "listening on {addr} (ws://{addr}{}), data in {}",
+        circles_protocol::WS_PATH,
+        config.data_dir.display()
+    );
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     let app = Arc::new(App {

@@ -30,9 +30,24 @@ struct Args {
     outbound_queue: usize,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() {
     let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => fail(&anyhow::Error::from(err)),
+    };
+    if let Err(err) = runtime.block_on(serve(args)) {
+        fail(&err);
+    }
+}
+
+/// One line with the causes, no backtrace: `circles-server: cannot open … : …`.
+fn fail(err: &anyhow::Error) -> ! {
+    eprintln!("circles-server: {err:#}");
+    std::process::exit(1);
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -51,11 +66,6 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(
-        "listening on {addr} (ws://{addr}/v1/ws), data in {}",
-        config.data_dir.display()
-    );
     circles_server::run(config, listener, shutdown_signal()).await
 }
 

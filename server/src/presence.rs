@@ -3,9 +3,12 @@
 //! other sessions of an account when its password changes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::App;
+use tokio::sync::mpsc::error::TrySendError;
+
 use crate::circle::Command;
 use crate::session::{CloseReason, Kill};
 use crate::store::TokenHash;
@@ -14,6 +17,8 @@ use crate::store::TokenHash;
 pub struct Online {
     // A std Mutex: held only to update the map, never across an await.
     by_handle: Mutex<HashMap<String, Vec<Connection>>>,
+    /// Numbers presence changes in the order they happened.
+    order: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -100,15 +105,30 @@ impl App {
                 return;
             }
         };
+        // Queued at once where there is room, so a notice is not delayed past
+        // what follows it; a busy circle still gets it (an offline notice must
+        // not be lost), later, and `order` keeps it from undoing a newer one.
+        let order = self.online.order.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut busy = Vec::new();
         for (circle, _) in memberships {
-            if let Some(circle) = self.circles.loaded(circle) {
-                let presence = Command::Presence {
-                    handle: handle.to_owned(),
-                    online,
-                };
-                // Presence is advisory: a busy circle may skip it.
-                let _ = circle.tx.try_send(presence);
+            let Some(circle) = self.circles.loaded(circle) else {
+                continue;
+            };
+            let presence = Command::Presence {
+                handle: handle.to_owned(),
+                online,
+                order,
+            };
+            if let Err(TrySendError::Full(presence)) = circle.tx.try_send(presence) {
+                busy.push((circle, presence));
             }
+        }
+        if !busy.is_empty() {
+            tokio::spawn(async move {
+                for (circle, presence) in busy {
+                    let _ = circle.tx.send(presence).await;
+                }
+            });
         }
     }
 }

@@ -4,6 +4,7 @@
 //! fill, the circle cuts it off rather than buffering without bound.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -17,8 +18,9 @@ use crate::App;
 use crate::circle::{CircleHandle, Command, GoLive, task::event_frame};
 use crate::store::TokenHash;
 
-/// Events read from the store per catch-up step.
+/// Events read from the store per catch-up step, and about how many bytes.
 const CATCH_UP_PAGE: usize = 256;
+const CATCH_UP_BYTES: usize = 1 << 20;
 /// A peer that takes longer than this to accept a write is cut off.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -89,6 +91,8 @@ pub struct Sub {
     /// The next seq to send while catching up.
     pub next: u64,
     pub live: bool,
+    /// The last seq it may receive, once its circle ended it.
+    pub ends_at: Arc<AtomicU64>,
 }
 
 /// What request handlers may read and change.
@@ -256,13 +260,16 @@ async fn catch_up(session: &mut Session, ws: &mut WebSocket) -> Result<(), Closi
     let Some((&circle_id, sub)) = session.subs.iter_mut().find(|(_, s)| !s.live) else {
         return Ok(());
     };
-    let head = sub.circle.durable_head();
+    // A subscription its circle ended (its member left) reads up to that seq.
+    let ends_at = sub.ends_at.load(Ordering::Acquire);
+    if sub.next > ends_at {
+        session.subs.remove(&circle_id);
+        return Ok(());
+    }
+    let head = sub.circle.durable_head().min(ends_at);
     if sub.next <= head {
-        let page = match session
-            .app
-            .store
-            .events(circle_id, sub.next, head, CATCH_UP_PAGE)
-        {
+        let store = &session.app.store;
+        let page = match store.events(circle_id, sub.next, head, CATCH_UP_PAGE, CATCH_UP_BYTES) {
             Ok(page) => page,
             Err(err) => {
                 tracing::error!(error = %err, "catch-up read failed");

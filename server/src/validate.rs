@@ -25,7 +25,7 @@ pub fn handle(handle: &str) -> ApiResult<()> {
 
 pub fn password(password: &str) -> ApiResult<()> {
     if password.len() < 8 {
-        Err(ApiError::invalid("password must be at least 8 characters"))
+        Err(ApiError::invalid("password must be at least 8 bytes"))
     } else if password.len() > 1024 {
         Err(ApiError::too_large("password must be at most 1024 bytes"))
     } else {
@@ -97,7 +97,10 @@ pub fn tags(tags: Option<Vec<String>>) -> ApiResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for tag in tags.unwrap_or_default() {
         let tag = tag.trim().to_lowercase();
-        if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if tag.is_empty() {
+            return Err(ApiError::invalid("tags must not be empty"));
+        }
+        if tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ApiError::invalid(format!(
                 "tag {tag:?} must be a single word without spaces"
             )));

@@ -16,6 +16,11 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult};
 use crate::session::{Session, User};
 
+/// The most requests one batch may hold.
+const MAX_BATCH: usize = 32;
+/// Past this many bytes of answers, the rest of a batch is refused.
+const MAX_BATCH_RESPONSE_BYTES: usize = 4 << 20;
+
 /// Answers one text frame: `None` when nothing is to be sent back
 /// (a notification, or a batch of them).
 pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
@@ -32,12 +37,38 @@ pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
                 ErrorObject::new(ErrorKind::InvalidRequest, "an empty batch is not a request");
             Some(to_text(&Response::error(Id::Null, error)))
         }
+        Value::Array(items) if items.len() > MAX_BATCH => {
+            let error = ErrorObject::new(
+                ErrorKind::TooLarge,
+                format!("a batch holds at most {MAX_BATCH} requests; send the rest separately"),
+            );
+            Some(to_text(&Response::error(Id::Null, error)))
+        }
         Value::Array(items) => {
-            let mut responses = Vec::new();
+            // Answers are held until the batch is done: past a budget, the
+            // rest are refused rather than run.
+            let mut answers: Vec<String> = Vec::new();
+            let mut bytes = 0;
             for item in items {
-                responses.extend(handle_value(session, item).await);
+                let response = if bytes > MAX_BATCH_RESPONSE_BYTES {
+                    item.get("id").map(|id| {
+                        let id = serde_json::from_value(id.clone()).unwrap_or(Id::Null);
+                        let error = ErrorObject::new(
+                            ErrorKind::TooLarge,
+                            "this batch's answers grew too large; send this request again on its own",
+                        );
+                        Response::error(id, error)
+                    })
+                } else {
+                    handle_value(session, item).await
+                };
+                if let Some(response) = response {
+                    let text = to_text(&response);
+                    bytes += text.len();
+                    answers.push(text);
+                }
             }
-            (!responses.is_empty()).then(|| serde_json::to_string(&responses).unwrap_or_default())
+            (!answers.is_empty()).then(|| format!("[{}]", answers.join(",")))
         }
         value => handle_value(session, value).await.map(|r| to_text(&r)),
     }
@@ -62,14 +93,21 @@ async fn handle_value(session: &mut Session, value: Value) -> Option<Response> {
         .get("id")
         .and_then(|id| serde_json::from_value::<Id>(id.clone()).ok())
         .unwrap_or(Id::Null);
+    if let Some(problem) = shape_problem(&value) {
+        let error = ErrorObject::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "not a JSON-RPC 2.0 request: {problem}; send {{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"…\",\"params\":{{…}}}}"
+            ),
+        );
+        return Some(Response::error(readable_id, error));
+    }
     let request: Request = match serde_json::from_value(value) {
         Ok(request) => request,
         Err(err) => {
             let error = ErrorObject::new(
                 ErrorKind::InvalidRequest,
-                format!(
-                    "not a JSON-RPC 2.0 request ({{\"jsonrpc\":\"2.0\",\"id\":…,\"method\":…,\"params\":{{…}}}}): {err}"
-                ),
+                format!("not a JSON-RPC 2.0 request: {err}"),
             );
             return Some(Response::error(readable_id, error));
         }
@@ -80,6 +118,24 @@ async fn handle_value(session: &mut Session, value: Value) -> Option<Response> {
         Ok(result) => Response::result(id, result),
         Err(err) => Response::error(id, err.to_object()),
     })
+}
+
+/// What makes `value` not a request, in words a front-end developer acts on.
+fn shape_problem(value: &Value) -> Option<&'static str> {
+    let Some(object) = value.as_object() else {
+        return Some("a request is a JSON object");
+    };
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Some("\"jsonrpc\" must be \"2.0\"");
+    }
+    if !object.get("method").is_some_and(Value::is_string) {
+        return Some("\"method\" must be a string naming the method");
+    }
+    match object.get("id") {
+        None | Some(Value::Null | Value::String(_)) => None,
+        Some(Value::Number(n)) if n.is_i64() => None,
+        Some(_) => Some("\"id\" must be an integer, a string or null"),
+    }
 }
 
 async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) -> ApiResult<Value> {

@@ -1,6 +1,9 @@
 //! Reading a circle: subscribe and unsubscribe, history pages, read markers,
 //! and the problem views folded from the log.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use circles_protocol::Event;
 use circles_protocol::methods::{
     CircleRef, Empty, Events, History, ListProblems, MarkRead, ProblemRef, ProblemResult, Problems,
@@ -19,12 +22,14 @@ pub async fn subscribe(s: &mut Session, p: Subscribe) -> ApiResult<Subscribed> {
     let handle = signed_in(s)?.handle.clone();
     let circle = s.app.circles.by_slug(&p.circle)?;
     let sub = s.new_sub_id();
+    let ends_at = Arc::new(AtomicU64::new(u64::MAX));
     let subscriber = Subscriber {
         session: s.id,
         sub,
         handle,
         outbound: s.outbound.clone(),
         kill: s.kill.clone(),
+        ends_at: Arc::clone(&ends_at),
     };
     let since = p.since;
     let head = s
@@ -46,6 +51,7 @@ pub async fn subscribe(s: &mut Session, p: Subscribe) -> ApiResult<Subscribed> {
             circle,
             next,
             live: false,
+            ends_at,
         },
     );
     Ok(Subscribed { head })

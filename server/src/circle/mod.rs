@@ -55,16 +55,23 @@ impl Circles {
 
     /// The circle with `id`, loading it if needed.
     pub fn get(self: &Arc<Self>, id: Uuid) -> ApiResult<CircleHandle> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(handle) = loaded.get(&id) {
-            if !handle.tx.is_closed() {
-                return Ok(handle.clone());
-            }
+        if self.shutdown.is_cancelled() {
+            return Err(ApiError::unavailable(
+                "the server is shutting down; try again shortly",
+            ));
         }
+        if let Some(handle) = self.loaded(id) {
+            return Ok(handle);
+        }
+        // Read before locking: the registry is not held across disk reads.
         let record = self
             .store
             .circle(id)?
             .ok_or_else(|| ApiError::not_found(format!("no circle with id {id}")))?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = loaded.get(&id).filter(|h| !h.tx.is_closed()) {
+            return Ok(handle.clone()); // loaded by someone else meanwhile
+        }
         let (tx, rx) = mpsc::channel(INBOX);
         let handle = CircleHandle {
             id,

@@ -62,6 +62,43 @@ struct MemberState {
     joined_at: Millis,
 }
 
+/// Who is in the circle, in the order they joined: the part of the state a
+/// join, leave or remove changes (cheap to copy, unlike the posts).
+#[derive(Clone, Debug, Default)]
+struct Roster(Vec<MemberState>);
+
+impl Roster {
+    fn role_of(&self, handle: &str) -> Option<Role> {
+        self.0.iter().find(|m| m.handle == handle).map(|m| m.role)
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match &event.body {
+            EventBody::Join { role } if self.role_of(&event.author).is_none() => {
+                self.0.push(MemberState {
+                    handle: event.author.clone(),
+                    role: *role,
+                    joined_at: event.at,
+                });
+            }
+            EventBody::Leave {} => self.drop(&event.author),
+            EventBody::Remove { member, .. } => self.drop(member),
+            _ => {}
+        }
+    }
+
+    /// Removes a member; when the last facilitator goes, the longest-standing
+    /// member takes over, so a circle is never left without a moderator.
+    fn drop(&mut self, handle: &str) {
+        self.0.retain(|m| m.handle != handle);
+        if !self.0.iter().any(|m| m.role == Role::Facilitator) {
+            if let Some(first) = self.0.first_mut() {
+                first.role = Role::Facilitator;
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum PostKind {
     Problem,
@@ -94,8 +131,7 @@ pub struct CircleState {
     pub record: CircleRecord,
     /// The seq of the last event folded in.
     pub head: u64,
-    /// In the order they joined.
-    members: Vec<MemberState>,
+    members: Roster,
     /// Removed by a facilitator: they need an invite to come back.
     removed: HashSet<String>,
     posts: HashMap<Uuid, Post>,
@@ -108,7 +144,7 @@ impl CircleState {
         CircleState {
             record,
             head: 0,
-            members: Vec::new(),
+            members: Roster::default(),
             removed: HashSet::new(),
             posts: HashMap::new(),
             problems: Vec::new(),
@@ -118,10 +154,7 @@ impl CircleState {
     // ---- who may do what ----
 
     pub fn role_of(&self, handle: &str) -> Option<Role> {
-        self.members
-            .iter()
-            .find(|m| m.handle == handle)
-            .map(|m| m.role)
+        self.members.role_of(handle)
     }
 
     pub fn is_member(&self, handle: &str) -> bool {
@@ -129,7 +162,7 @@ impl CircleState {
     }
 
     pub fn member_count(&self) -> u32 {
-        u32::try_from(self.members.len()).unwrap_or(u32::MAX)
+        u32::try_from(self.members.0.len()).unwrap_or(u32::MAX)
     }
 
     /// Public circles are readable by anyone signed in, private ones by members.
@@ -218,7 +251,7 @@ impl CircleState {
                         ),
                     ));
                 }
-                let role = if self.members.is_empty() {
+                let role = if self.members.0.is_empty() {
                     Role::Facilitator
                 } else {
                     Role::Member
@@ -276,6 +309,10 @@ impl CircleState {
                 }
                 if title.is_some() && !matches!(target.kind, PostKind::Problem) {
                     return Err(ApiError::invalid("only problems have a title"));
+                }
+                let needs_text = !matches!(target.kind, PostKind::Problem);
+                if needs_text && body.as_deref().is_some_and(|b| b.trim().is_empty()) {
+                    return Err(ApiError::invalid("body must not be empty"));
                 }
                 Ok(EventBody::Edit { post, title, body })
             }
@@ -344,20 +381,13 @@ impl CircleState {
     pub fn apply(&mut self, event: &Event) {
         self.head = event.seq;
         let author = event.author.as_str();
+        self.members.apply(event);
         match &event.body {
-            EventBody::Join { role } => {
+            EventBody::Join { .. } => {
                 self.removed.remove(author);
-                if !self.is_member(author) {
-                    self.members.push(MemberState {
-                        handle: author.to_owned(),
-                        role: *role,
-                        joined_at: event.at,
-                    });
-                }
             }
-            EventBody::Leave {} => self.drop_member(author),
+            EventBody::Leave {} => {}
             EventBody::Remove { member, .. } => {
-                self.drop_member(member);
                 self.removed.insert(member.clone());
             }
             EventBody::Problem { title, body, tags } => {
@@ -448,27 +478,18 @@ impl CircleState {
         }
     }
 
-    /// Removes a member; when the last facilitator goes, the longest-standing
-    /// member takes over, so a circle is never left without a moderator.
-    fn drop_member(&mut self, handle: &str) {
-        self.members.retain(|m| m.handle != handle);
-        if !self.members.iter().any(|m| m.role == Role::Facilitator) {
-            if let Some(first) = self.members.first_mut() {
-                first.role = Role::Facilitator;
-            }
-        }
-    }
-
-    /// The membership index rows that change when going from `before` to now.
-    pub fn membership_changes(&self, before: &CircleState) -> Vec<MembershipChange> {
+    /// The membership index rows that `event` would change.
+    pub fn membership_changes(&self, event: &Event) -> Vec<MembershipChange> {
+        let mut after = self.members.clone();
+        after.apply(event);
         let mut changes = Vec::new();
-        for old in &before.members {
-            if !self.is_member(&old.handle) {
+        for old in &self.members.0 {
+            if after.role_of(&old.handle).is_none() {
                 changes.push(MembershipChange::Remove(old.handle.clone()));
             }
         }
-        for member in &self.members {
-            if before.role_of(&member.handle) != Some(member.role) {
+        for member in &after.0 {
+            if self.members.role_of(&member.handle) != Some(member.role) {
                 changes.push(MembershipChange::Set(member.handle.clone(), member.role));
             }
         }
@@ -493,6 +514,7 @@ impl CircleState {
     /// the caller, who knows the sessions and accounts.
     pub fn members(&self) -> Vec<Member> {
         self.members
+            .0
             .iter()
             .map(|m| Member {
                 handle: m.handle.clone(),
@@ -505,7 +527,7 @@ impl CircleState {
     }
 
     pub fn member_handles(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().map(|m| m.handle.as_str())
+        self.members.0.iter().map(|m| m.handle.as_str())
     }
 
     pub fn problem_summaries(&self, status: Option<ProblemStatus>) -> Vec<ProblemSummary> {
@@ -678,16 +700,21 @@ mod tests {
             log
         }
 
-        fn try_append(&mut self, author: &str, draft: Draft) -> ApiResult<Event> {
+        /// The event `draft` would append, if allowed (not applied).
+        fn event(&self, author: &str, draft: Draft) -> ApiResult<Event> {
             let body = self.state.check(author, draft)?;
-            let event = Event {
+            Ok(Event {
                 seq: self.state.head + 1,
                 id: Uuid::now_v7(),
                 author: author.into(),
                 at: self.state.head + 1,
                 retracted: false,
                 body,
-            };
+            })
+        }
+
+        fn try_append(&mut self, author: &str, draft: Draft) -> ApiResult<Event> {
+            let event = self.event(author, draft)?;
             self.state.apply(&event);
             Ok(event)
         }
@@ -723,16 +750,17 @@ mod tests {
         log.ok("ben", Draft::Join { invited: false });
         log.ok("cy", Draft::Join { invited: false });
         assert_eq!(log.state.role_of("ben"), Some(Role::Member));
-        let before = log.state.clone();
-        log.ok("ana", Draft::Leave);
-        assert_eq!(log.state.role_of("ben"), Some(Role::Facilitator));
+        let leave = log.event("ana", Draft::Leave).unwrap();
         assert_eq!(
-            log.state.membership_changes(&before),
+            log.state.membership_changes(&leave),
             vec![
                 MembershipChange::Remove("ana".into()),
                 MembershipChange::Set("ben".into(), Role::Facilitator)
             ]
         );
+        log.state.apply(&leave);
+        assert_eq!(log.state.role_of("ben"), Some(Role::Facilitator));
+        assert_eq!(log.state.role_of("ana"), None);
     }
 
     #[test]

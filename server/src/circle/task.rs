@@ -36,6 +36,9 @@ pub struct Subscriber {
     pub handle: String,
     pub outbound: mpsc::Sender<Outbound>,
     pub kill: Kill,
+    /// Set by the circle to the last seq this subscription may receive when
+    /// it ends (its member left a private circle); `u64::MAX` until then.
+    pub ends_at: Arc<AtomicU64>,
 }
 
 /// The answer to a caught-up subscriber asking to receive live events.
@@ -73,9 +76,11 @@ pub enum Command {
     Unsubscribe {
         session: u64,
     },
+    /// `order` increases with each change, so a late one cannot undo a newer one.
     Presence {
         handle: String,
         online: bool,
+        order: u64,
     },
 }
 
@@ -109,9 +114,12 @@ struct Pending {
 
 pub struct CircleTask {
     state: CircleState,
+    /// Set when the store failed under this task: it stops and is reloaded.
+    broken: bool,
     store: Arc<Store>,
     handle: CircleHandle,
     subscribers: HashMap<u64, Subscription>,
+    presence_order: HashMap<String, u64>,
     recent: VecDeque<(u64, Utf8Bytes)>,
 }
 
@@ -145,15 +153,16 @@ impl CircleTask {
         handle.durable.store(state.head, Ordering::Release);
         let mut task = CircleTask {
             state,
+            broken: false,
             store,
             handle,
             subscribers: HashMap::new(),
+            presence_order: HashMap::new(),
             recent: VecDeque::with_capacity(RECENT_FRAMES),
         };
         let mut pending: FuturesOrdered<Durable> = FuturesOrdered::new();
         let mut idle_since = Instant::now();
-        loop {
-            let idle = task.subscribers.is_empty() && pending.is_empty();
+        while !task.broken {
             tokio::select! {
                 () = shutdown.cancelled() => {
                     // Answer what is in flight, then stop.
@@ -175,16 +184,25 @@ impl CircleTask {
                     task.finish(result, done);
                     idle_since = Instant::now();
                 }
-                () = tokio::time::sleep_until(idle_since + IDLE_UNLOAD), if idle => {
-                    // Leave the registry first, so new callers load a fresh task;
-                    // whatever is already queued is then refused and retried there.
-                    if unload() {
+                () = tokio::time::sleep_until(idle_since + IDLE_UNLOAD) => {
+                    // Connections that ended without unsubscribing count for nothing.
+                    task.subscribers.retain(|_, s| !s.subscriber.outbound.is_closed());
+                    if task.subscribers.is_empty() && pending.is_empty() && unload() {
+                        // Out of the registry first, so new callers load a fresh
+                        // task; what is already queued is refused and retried there.
                         rx.close();
                         while rx.recv().await.is_some() {}
                         break;
                     }
                     idle_since = Instant::now();
                 }
+            }
+        }
+        if task.broken {
+            tracing::error!(circle = %task.state.record.slug, "store failed under this circle; it will be reloaded");
+            let _ = unload();
+            while let Some((result, done)) = pending.next().await {
+                task.finish(result, done);
             }
         }
         tracing::debug!(circle = %task.state.record.slug, "circle unloaded");
@@ -221,7 +239,16 @@ impl CircleTask {
             Command::Unsubscribe { session } => {
                 self.subscribers.remove(&session);
             }
-            Command::Presence { handle, online } => {
+            Command::Presence {
+                handle,
+                online,
+                order,
+            } => {
+                let last = self.presence_order.entry(handle.clone()).or_default();
+                if order <= *last {
+                    return None;
+                }
+                *last = order;
                 if self.state.is_member(&handle) {
                     let frame = presence_frame(&self.state.record.slug, &handle, online);
                     self.fan_out(0, &frame);
@@ -238,6 +265,11 @@ impl CircleTask {
         author: &str,
         draft: Draft,
     ) -> ApiResult<impl FnOnce(oneshot::Sender<ApiResult<Event>>) -> Durable + use<>> {
+        if let Some(reason) = self.store.failure() {
+            return Err(ApiError::unavailable(format!(
+                "the server cannot store posts right now ({reason}); try again later"
+            )));
+        }
         let body = self.state.check(author, draft)?;
         let event = Event {
             seq: self.state.head + 1,
@@ -252,31 +284,22 @@ impl CircleTask {
             EventBody::Retract { post } => self.erased(*post)?,
             _ => Vec::new(),
         };
-        let before = matches!(
-            event.body,
-            EventBody::Join { .. } | EventBody::Leave {} | EventBody::Remove { .. }
-        )
-        .then(|| self.state.clone());
-        self.state.apply(&event);
-        let membership = before
-            .map(|b| self.state.membership_changes(&b))
-            .unwrap_or_default();
         let append = Append {
             seq: event.seq,
             event_json: &json,
-            membership,
+            membership: self.state.membership_changes(&event),
             rewrites,
         };
         let ticket = match self.store.append(self.state.record.id, &append) {
             Ok(ticket) => ticket,
             Err(err) => {
-                // The state is now ahead of the store: reload from the store.
-                if let Ok(state) = fold(self.state.record.clone(), &self.store) {
-                    self.state = state;
-                }
+                // The store and this state may now disagree: stop, so the
+                // next command loads the circle afresh from the store.
+                self.broken = true;
                 return Err(err.into());
             }
         };
+        self.state.apply(&event);
         // What I did myself is not unread for me.
         let _ = self
             .store
@@ -291,7 +314,10 @@ impl CircleTask {
     fn erased(&self, post: Uuid) -> ApiResult<Vec<(u64, Vec<u8>)>> {
         let mut rewrites = Vec::new();
         for seq in self.state.seqs_to_erase(post) {
-            for (seq, json) in self.store.events(self.state.record.id, seq, seq, 1)? {
+            for (seq, json) in self
+                .store
+                .events(self.state.record.id, seq, seq, 1, usize::MAX)?
+            {
                 let event: Event =
                     serde_json::from_slice(&json).map_err(|_| ApiError::internal())?;
                 let erased = serde_json::to_vec(&erase(event)).map_err(|_| ApiError::internal())?;
@@ -304,6 +330,7 @@ impl CircleTask {
     /// The event is durable (or the store failed): answer, then fan out.
     fn finish(&mut self, result: StoreResult<()>, done: Pending) {
         if let Err(err) = result {
+            self.broken = true;
             let _ = done.reply.send(Err(err.into()));
             return;
         }
@@ -316,10 +343,22 @@ impl CircleTask {
         self.recent.push_back((seq, frame.clone()));
         self.fan_out(seq, &frame);
         if self.state.record.visibility == Visibility::Private {
-            // Whoever left a private circle stops receiving it (after seeing why).
-            let state = &self.state;
-            self.subscribers
-                .retain(|_, s| state.is_member(&s.subscriber.handle));
+            // Whoever leaves a private circle stops receiving it, right after
+            // this event (their subscriptions still catching up stop there too).
+            let gone = match &done.event.body {
+                EventBody::Leave {} => Some(done.event.author.as_str()),
+                EventBody::Remove { member, .. } => Some(member.as_str()),
+                _ => None,
+            };
+            if let Some(gone) = gone {
+                self.subscribers.retain(|_, s| {
+                    let stays = s.subscriber.handle != gone;
+                    if !stays {
+                        s.subscriber.ends_at.store(seq, Ordering::Release);
+                    }
+                    stays
+                });
+            }
         }
         let _ = done.reply.send(Ok(done.event));
     }
@@ -414,7 +453,7 @@ pub fn fold(record: CircleRecord, store: &Store) -> StoreResult<CircleState> {
     let mut state = CircleState::new(record);
     let mut next = 1;
     loop {
-        let page = store.events(id, next, u64::MAX, 1024)?;
+        let page = store.events(id, next, u64::MAX, 1024, usize::MAX)?;
         let Some((last, _)) = page.last() else { break };
         next = last + 1;
         for (seq, json) in &page {

@@ -7,7 +7,10 @@
 //! per inode, so our own handle on the file serves. That pair is the store's
 //! durable point.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::Instant;
@@ -75,7 +78,7 @@ impl Ticket {
 }
 
 /// Starts the flush thread for `db`, fdatasyncing `data_file` after each flush.
-pub fn spawn(db: sled::Db, data_file: File) -> StoreResult<GroupCommit> {
+pub fn spawn(db: sled::Db, data_file: File, blob_dir: PathBuf) -> StoreResult<GroupCommit> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         wake: Condvar::new(),
@@ -84,7 +87,13 @@ pub fn spawn(db: sled::Db, data_file: File) -> StoreResult<GroupCommit> {
     let thread_shared = Arc::clone(&shared);
     let thread = thread::Builder::new()
         .name("circles-flush".into())
-        .spawn(move || flush_loop(&thread_shared, &db, &data_file, &tx))
+        .spawn(move || {
+            let blobs = BlobSync {
+                dir: blob_dir,
+                synced: HashSet::new(),
+            };
+            flush_loop(&thread_shared, &db, &data_file, blobs, &tx)
+        })
         .map_err(StoreError::Io)?;
     Ok(GroupCommit {
         shared,
@@ -94,6 +103,11 @@ pub fn spawn(db: sled::Db, data_file: File) -> StoreResult<GroupCommit> {
 }
 
 impl GroupCommit {
+    /// Why durability failed, once it has (it does not recover: restart).
+    pub fn failure(&self) -> Option<Arc<str>> {
+        self.done.borrow().failure.clone()
+    }
+
     /// Call after a write: the ticket resolves once the write is durable.
     pub fn ticket(&self) -> Ticket {
         let mut state = self
@@ -134,7 +148,13 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flush_loop(shared: &Shared, db: &sled::Db, data_file: &File, done: &watch::Sender<Flushed>) {
+fn flush_loop(
+    shared: &Shared,
+    db: &sled::Db,
+    data_file: &File,
+    mut blobs: BlobSync,
+    done: &watch::Sender<Flushed>,
+) {
     loop {
         let ticket = {
             let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -154,7 +174,8 @@ fn flush_loop(shared: &Shared, db: &sled::Db, data_file: &File, done: &watch::Se
         let result = db
             .flush()
             .map_err(|e| e.to_string())
-            .and_then(|_| data_file.sync_data().map_err(|e| e.to_string()));
+            .and_then(|_| data_file.sync_data().map_err(|e| e.to_string()))
+            .and_then(|()| blobs.sync_new().map_err(|e| e.to_string()));
         match result {
             Ok(()) => {
                 tracing::trace!(ticket, elapsed = ?began.elapsed(), "group commit");
@@ -166,5 +187,45 @@ fn flush_loop(shared: &Shared, db: &sled::Db, data_file: &File, done: &watch::Se
                 return;
             }
         }
+    }
+}
+
+/// sled writes log items too big for a segment to files of their own under
+/// `blobs/`, and never syncs them. Each is synced once, after the flush that
+/// wrote it, with the directory that names it.
+#[derive(Debug)]
+struct BlobSync {
+    dir: PathBuf,
+    synced: HashSet<OsString>,
+}
+
+impl BlobSync {
+    fn sync_new(&mut self) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut present = HashSet::new();
+        let mut new = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !self.synced.contains(&name) {
+                match File::open(entry.path()) {
+                    Ok(file) => file.sync_all()?,
+                    // Garbage-collected by sled in the meantime.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                new = true;
+            }
+            present.insert(name);
+        }
+        if new {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        self.synced = present;
+        Ok(())
     }
 }

@@ -33,6 +33,8 @@ pub use commit::Ticket;
 /// The on-disk layout this binary reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+const SEGMENT_SIZE: usize = 4 << 20;
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, thiserror::Error)]
@@ -123,12 +125,18 @@ impl Store {
     /// Opens (or creates) the store in `dir`, checking its schema version.
     pub fn open(dir: &Path) -> StoreResult<Store> {
         std::fs::create_dir_all(dir)?;
-        let db = sled::Config::new().path(dir).open()?;
+        // Items over a quarter of a segment go to blob files of their own;
+        // 4 MiB segments keep leaves of 16 KiB posts inline (see commit.rs for
+        // the blobs that still happen). sled refuses to change this later.
+        let db = sled::Config::new()
+            .path(dir)
+            .segment_size(SEGMENT_SIZE)
+            .open()?;
         let meta = db.open_tree("meta")?;
         check_schema(&meta)?;
         // sled keeps its log in `db`; fdatasync on our own handle covers it.
         let data_file = OpenOptions::new().write(true).open(dir.join("db"))?;
-        let commit = commit::spawn(db.clone(), data_file)?;
+        let commit = commit::spawn(db.clone(), data_file, dir.join("blobs"))?;
         Ok(Store {
             meta,
             handle_account: db.open_tree("handle_account")?,
@@ -143,6 +151,11 @@ impl Store {
             invite_circle: db.open_tree("invite_circle")?,
             commit,
         })
+    }
+
+    /// Why the store can no longer promise durability, once that happened.
+    pub fn failure(&self) -> Option<std::sync::Arc<str>> {
+        self.commit.failure()
     }
 
     /// A ticket for everything written so far.
@@ -333,9 +346,17 @@ impl Store {
     /// Appends one event, with its membership changes and rewrites, atomically.
     pub fn append(&self, circle: Uuid, append: &Append<'_>) -> StoreResult<Ticket> {
         if append.membership.is_empty() && append.rewrites.is_empty() {
-            // Most events are one key: no transaction needed.
+            // Most events are one key: no transaction needed. Never overwrite
+            // an event: a seq already taken means the caller's state is stale.
             self.circleid_seq_event
-                .insert(&event_key(circle, append.seq)[..], append.event_json)?;
+                .compare_and_swap(
+                    &event_key(circle, append.seq)[..],
+                    None as Option<&[u8]>,
+                    Some(append.event_json),
+                )?
+                .map_err(|_| {
+                    corrupt("circleid_seq_event", format!("seq {} is taken", append.seq))
+                })?;
             return Ok(self.ticket());
         }
         let trees = (
@@ -345,7 +366,14 @@ impl Store {
         );
         trees
             .transaction(|(events, by_circle, by_handle)| {
-                events.insert(&event_key(circle, append.seq)[..], append.event_json)?;
+                let key = event_key(circle, append.seq);
+                if events.get(&key[..])?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(corrupt(
+                        "circleid_seq_event",
+                        format!("seq {} is taken", append.seq),
+                    )));
+                }
+                events.insert(&key[..], append.event_json)?;
                 for (seq, json) in &append.rewrites {
                     events.insert(&event_key(circle, *seq)[..], json.as_slice())?;
                 }
@@ -361,34 +389,43 @@ impl Store {
                         }
                     }
                 }
-                Ok::<_, ConflictableTransactionError<()>>(())
+                Ok(())
             })
             .map_err(|e| match e {
                 TransactionError::Storage(e) => StoreError::Sled(e),
-                TransactionError::Abort(()) => StoreError::Closed,
+                TransactionError::Abort(e) => e,
             })?;
         Ok(self.ticket())
     }
 
-    /// Events `from..=to` (at most `limit`), ascending, as wire JSON.
+    /// Events `from..=to`, ascending, as wire JSON: at most `limit` of them,
+    /// and no more once `max_bytes` are reached (but always one).
     pub fn events(
         &self,
         circle: Uuid,
         from: u64,
         to: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let mut page = Vec::new();
         if from > to {
-            return Ok(Vec::new());
+            return Ok(page);
         }
-        self.circleid_seq_event
+        let mut bytes = 0;
+        for entry in self
+            .circleid_seq_event
             .range(event_key(circle, from)..=event_key(circle, to))
             .take(limit)
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((seq_of(&key)?, value.to_vec()))
-            })
-            .collect()
+        {
+            let (key, value) = entry?;
+            bytes += value.len();
+            page.push((seq_of(&key)?, value.to_vec()));
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(page)
     }
 
     /// The last `limit` events before `before`, ascending.
@@ -584,7 +621,8 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.head(c.id).unwrap(), 300);
-        let page = store.events(c.id, 255, 300, 10).unwrap();
+        let page = store.events(c.id, 255, 300, 10, usize::MAX).unwrap();
+        assert_eq!(store.events(c.id, 1, 300, 10, 1).unwrap().len(), 1);
         assert_eq!(
             page.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
             (255..265).collect::<Vec<_>>()
