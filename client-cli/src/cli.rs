@@ -31,7 +31,10 @@ pub enum Command {
         display_name: Option<String>,
     },
     /// Sign in; the token is saved in your config directory.
-    Login { handle: String },
+    Login {
+        /// Default: the handle you last signed in with.
+        handle: Option<String>,
+    },
     /// Sign out and forget the saved token.
     Logout,
     /// Circles you can see, with unread counts.

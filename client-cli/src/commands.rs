@@ -55,8 +55,9 @@ impl Ctx {
 
     /// A connection signed in with the saved token.
     pub async fn signed_in(&self) -> CliResult<Connection> {
-        let token = self.token()?;
+        // Connect first: an unreachable server is the news, whatever the token.
         let connection = self.connect().await?;
+        let token = self.token()?;
         sign_in_with_token(&connection, token).await?;
         Ok(connection)
     }
@@ -70,7 +71,7 @@ pub async fn sign_in_with_token(connection: &Connection, token: String) -> CliRe
         Ok(who) => Ok(who),
         Err(ClientError::Server(e)) if e.kind() == ErrorKind::Unauthenticated => {
             Err(CliError::Auth(
-                "your sign-in has expired or was revoked: run `circles login HANDLE` again".into(),
+                "your sign-in has expired or was revoked: run `circles login` again".into(),
             ))
         }
         Err(e) => Err(e.into()),
@@ -100,6 +101,11 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             println!("Registered and signed in as {}.", session.handle);
         }
         Command::Login { handle } => {
+            let Some(handle) = handle.or_else(|| ctx.saved.handle.clone()) else {
+                return Err(CliError::Usage(
+                    "which account? `circles login HANDLE`".into(),
+                ));
+            };
             let password = password(&handle, false)?;
             let connection = ctx.connect().await?;
             let session = connection
