@@ -194,10 +194,7 @@ impl Store {
     }
 
     pub fn account(&self, handle: &str) -> StoreResult<Option<Account>> {
-        self.handle_account
-            .get(handle.as_bytes())?
-            .map(|v| decode("handle_account", &v))
-            .transpose()
+        get_record(&self.handle_account, "handle_account", handle.as_bytes())
     }
 
     pub fn put_account(&self, account: &Account) -> StoreResult<Ticket> {
@@ -281,10 +278,7 @@ impl Store {
     }
 
     pub fn circle(&self, id: Uuid) -> StoreResult<Option<CircleRecord>> {
-        self.circleid_circle
-            .get(id.as_bytes())?
-            .map(|v| decode("circleid_circle", &v))
-            .transpose()
+        get_record(&self.circleid_circle, "circleid_circle", id.as_bytes())
     }
 
     pub fn circle_id(&self, slug: &str) -> StoreResult<Option<Uuid>> {
@@ -487,10 +481,7 @@ impl Store {
     }
 
     pub fn invite(&self, code: &str) -> StoreResult<Option<InviteRecord>> {
-        self.invite_circle
-            .get(code.as_bytes())?
-            .map(|v| decode("invite_circle", &v))
-            .transpose()
+        get_record(&self.invite_circle, "invite_circle", code.as_bytes())
     }
 }
 
@@ -558,6 +549,15 @@ fn seq_of(bytes: &[u8]) -> StoreResult<u64> {
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Our own record types always serialize.
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// A JSON record by key.
+fn get_record<T: for<'de> Deserialize<'de>>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+) -> StoreResult<Option<T>> {
+    tree.get(key)?.map(|v| decode(name, &v)).transpose()
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(tree: &'static str, bytes: &[u8]) -> StoreResult<T> {
