@@ -1,0 +1,412 @@
+//! Load generator: N WebSocket connections over C circles, posting at a
+//! given rate, measuring delivery and acknowledgment latency, against a
+//! Circles server or the `floor` broadcast server (same workload, so every
+//! figure gets a ratio).
+//!
+//! cargo run --release -p circles-tests --bin loadgen -- --connections 1200 --circles 100 --rate 2000 --duration 20
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// A Circles server: accounts, circles, durable posts.
+    Circles,
+    /// The `floor` broadcast server: no auth, no persistence.
+    Floor,
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, default_value = "ws://127.0.0.1:7878/v1/ws")]
+    url: String,
+    #[arg(long, value_enum, default_value = "circles")]
+    target: Target,
+    /// Connections to open (each one subscribes to one circle).
+    #[arg(long, default_value_t = 1200)]
+    connections: usize,
+    /// Circles the connections are spread over (members per circle = connections / circles).
+    #[arg(long, default_value_t = 100)]
+    circles: usize,
+    /// Posts per second, over all circles.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of posting (after connecting).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Bytes of filler in each post body.
+    #[arg(long, default_value_t = 100)]
+    body_bytes: usize,
+    /// The server's pid, to report its memory (RSS) per idle connection.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Names accounts and circles, so runs against one server do not collide.
+    #[arg(long, default_value = "lg")]
+    prefix: String,
+    /// Write the results as JSON here too.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    delivered: AtomicU64,
+    errors: AtomicU64,
+}
+
+struct Stats {
+    counters: Counters,
+    delivery: Mutex<Histogram<u64>>,
+    ack: Mutex<Histogram<u64>>,
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 100 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 100_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+/// A request/response helper for setup: sends, then reads until the answer.
+async fn call(ws: &mut Socket, id: u64, method: &str, params: Value) -> anyhow::Result<Value> {
+    let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    ws.send(Message::text(request.to_string())).await?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline.into(), ws.next())
+            .await
+            .with_context(|| format!("no answer to {method}"))?;
+        let Some(frame) = frame else {
+            bail!("closed during {method}")
+        };
+        if let Message::Text(text) = frame? {
+            let value: Value = serde_json::from_str(&text)?;
+            if value.get("id") == Some(&json!(id)) {
+                if let Some(error) = value.get("error") {
+                    bail!("{method}: {error}");
+                }
+                return Ok(value["result"].clone());
+            }
+        }
+    }
+}
+
+async fn connect(url: &str) -> anyhow::Result<Socket> {
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .context("connect timed out")??;
+    Ok(ws)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Accounts (one per member slot, each a member of every circle) and circles.
+async fn setup_circles(args: &Args, members: usize) -> anyhow::Result<Vec<String>> {
+    let mut ws = connect(&args.url).await?;
+    let mut tokens = Vec::new();
+    let mut id = 0;
+    for m in 0..members {
+        id += 1;
+        let handle = format!("{}-u{m}", args.prefix);
+        let params = json!({"handle": handle, "password": "loadgen-password"});
+        let result = match call(&mut ws, id, "auth.register", params.clone()).await {
+            Ok(result) => result,
+            Err(_) => call(&mut ws, id + 100_000, "auth.login", params).await?,
+        };
+        tokens.push(result["token"].as_str().unwrap_or_default().to_owned());
+    }
+    // Member 0 creates the circles; the others join them.
+    let mut member_ws = Vec::new();
+    for token in &tokens {
+        let mut ws = connect(&args.url).await?;
+        id += 1;
+        call(&mut ws, id, "auth.token", json!({"token": token})).await?;
+        member_ws.push(ws);
+    }
+    for c in 0..args.circles {
+        let slug = format!("{}-c{c}", args.prefix);
+        id += 1;
+        let created = call(
+            &mut member_ws[0],
+            id,
+            "circle.create",
+            json!({"slug": slug, "name": slug, "max_members": members.max(2)}),
+        )
+        .await;
+        if created.is_ok() {
+            for ws in member_ws.iter_mut().skip(1) {
+                id += 1;
+                call(ws, id, "circle.join", json!({"circle": slug})).await?;
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Opens connection `i`, signs it in and subscribes it to its circle.
+async fn open(args: &Args, tokens: &[String], members: usize, i: usize) -> anyhow::Result<Socket> {
+    let mut ws = connect(&args.url).await?;
+    let circle = format!("{}-c{}", args.prefix, (i / members) % args.circles);
+    match args.target {
+        Target::Circles => {
+            call(
+                &mut ws,
+                1,
+                "auth.token",
+                json!({"token": tokens[i % members]}),
+            )
+            .await?;
+            call(&mut ws, 2, "circle.subscribe", json!({"circle": circle})).await?;
+        }
+        Target::Floor => {
+            ws.send(Message::text(json!({"room": circle}).to_string()))
+                .await?;
+        }
+    }
+    Ok(ws)
+}
+
+/// The `t=<micros>` a post body starts with.
+fn sent_at(text: &str) -> Option<u64> {
+    let start = text.find("t=")? + 2;
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.circles == 0 || args.connections < args.circles {
+        bail!("need at least one connection per circle");
+    }
+    let members = args.connections / args.circles;
+    let stats = Arc::new(Stats {
+        counters: Counters::default(),
+        delivery: Mutex::new(histogram()),
+        ack: Mutex::new(histogram()),
+    });
+
+    let tokens = match args.target {
+        Target::Circles => {
+            eprintln!("setup: {members} accounts, {} circles", args.circles);
+            setup_circles(&args, members).await?
+        }
+        Target::Floor => Vec::new(),
+    };
+
+    let rss_before = args.server_pid.and_then(rss_kib);
+    eprintln!("connecting {} connections…", args.connections);
+    let mut sockets = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        sockets.push(
+            open(&args, &tokens, members, i)
+                .await
+                .with_context(|| format!("connection {i}"))?,
+        );
+        if i % 1000 == 999 {
+            eprintln!("  {} connected", i + 1);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = args.server_pid.and_then(rss_kib);
+    let per_connection = match (rss_before, rss_after) {
+        (Some(before), Some(after)) => {
+            Some((after.saturating_sub(before)) as f64 / args.connections as f64)
+        }
+        _ => None,
+    };
+    if let Some(kib) = per_connection {
+        eprintln!("server memory per idle connection: {kib:.1} KiB");
+    }
+
+    // One poster per circle: the circle's first connection.
+    let per_circle_interval =
+        Duration::from_secs_f64(args.circles as f64 / args.rate.max(1) as f64);
+    let stop_at = Instant::now() + Duration::from_secs(args.duration);
+    let filler = "x".repeat(args.body_bytes);
+    let mut tasks = Vec::new();
+    for (i, ws) in sockets.into_iter().enumerate() {
+        let stats = Arc::clone(&stats);
+        let poster = i % members == 0;
+        let circle = format!("{}-c{}", args.prefix, (i / members) % args.circles);
+        let target = args.target;
+        let filler = filler.clone();
+        tasks.push(tokio::spawn(async move {
+            run_connection(
+                ws,
+                stats,
+                poster,
+                circle,
+                target,
+                per_circle_interval,
+                stop_at,
+                filler,
+            )
+            .await
+        }));
+    }
+
+    let started = Instant::now();
+    let progress = {
+        let stats = Arc::clone(&stats);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            let mut last = 0;
+            loop {
+                tick.tick().await;
+                let delivered = stats.counters.delivered.load(Ordering::Relaxed);
+                eprintln!(
+                    "  {:>3}s sent {} acked {} delivered/s {} errors {}",
+                    started.elapsed().as_secs(),
+                    stats.counters.sent.load(Ordering::Relaxed),
+                    stats.counters.acked.load(Ordering::Relaxed),
+                    delivered - last,
+                    stats.counters.errors.load(Ordering::Relaxed),
+                );
+                last = delivered;
+            }
+        })
+    };
+    for task in tasks {
+        if let Ok(Err(err)) = task.await {
+            eprintln!("connection error: {err:#}");
+            stats.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    progress.abort();
+    let elapsed = started.elapsed().as_secs_f64();
+    report(&args, &stats, elapsed, per_connection).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_connection(
+    mut ws: Socket,
+    stats: Arc<Stats>,
+    poster: bool,
+    circle: String,
+    target: Target,
+    interval: Duration,
+    stop_at: Instant,
+    filler: String,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_id: u64 = 100;
+    let mut in_flight: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    // Keep reading for a little after the last post, for deliveries in flight.
+    let drain_until = stop_at + Duration::from_secs(2);
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if poster && Instant::now() < stop_at => {
+                let t = now_micros();
+                let body = format!("t={t} {filler}");
+                let frame = match target {
+                    Target::Circles => {
+                        next_id += 1;
+                        in_flight.insert(next_id, t);
+                        json!({"jsonrpc":"2.0","id":next_id,"method":"post.note","params":{"circle":circle,"body":body}})
+                    }
+                    Target::Floor => json!({"room": circle, "body": body}),
+                };
+                ws.send(Message::text(frame.to_string())).await?;
+                stats.counters.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            () = tokio::time::sleep_until(drain_until.into()) => return Ok(()),
+            frame = ws.next() => {
+                let Some(frame) = frame else { bail!("server closed the connection") };
+                let Message::Text(text) = frame? else { continue };
+                let now = now_micros();
+                if text.contains("\"error\"") {
+                    stats.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let is_event = match target {
+                    Target::Circles => text.starts_with("{\"jsonrpc\":\"2.0\",\"method\":\"event\""),
+                    Target::Floor => true,
+                };
+                if is_event {
+                    if let Some(t) = sent_at(&text) {
+                        stats.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                        let _ = stats.delivery.lock().await.record(now.saturating_sub(t).max(1));
+                        if poster && target == Target::Floor {
+                            stats.counters.acked.fetch_add(1, Ordering::Relaxed);
+                            let _ = stats.ack.lock().await.record(now.saturating_sub(t).max(1));
+                        }
+                    }
+                } else if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                    if let Some(t) = value["id"].as_u64().and_then(|id| in_flight.remove(&id)) {
+                        stats.counters.acked.fetch_add(1, Ordering::Relaxed);
+                        let _ = stats.ack.lock().await.record(now.saturating_sub(t).max(1));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn report(
+    args: &Args,
+    stats: &Stats,
+    elapsed: f64,
+    per_connection: Option<f64>,
+) -> anyhow::Result<()> {
+    let delivery = stats.delivery.lock().await;
+    let ack = stats.ack.lock().await;
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let counters = &stats.counters;
+    let delivered = counters.delivered.load(Ordering::Relaxed);
+    let posting_secs = args.duration as f64;
+    let result = json!({
+        "target": format!("{:?}", args.target).to_lowercase(),
+        "connections": args.connections,
+        "circles": args.circles,
+        "members_per_circle": args.connections / args.circles,
+        "rate_requested": args.rate,
+        "posts_sent": counters.sent.load(Ordering::Relaxed),
+        "posts_acked": counters.acked.load(Ordering::Relaxed),
+        "errors": counters.errors.load(Ordering::Relaxed),
+        "delivered": delivered,
+        "delivered_per_s": delivered as f64 / posting_secs,
+        "server_kib_per_idle_connection": per_connection,
+        "delivery_ms": {"p50": ms(&delivery, 0.5), "p99": ms(&delivery, 0.99), "p999": ms(&delivery, 0.999), "max": delivery.max() as f64 / 1000.0},
+        "ack_ms": {"p50": ms(&ack, 0.5), "p99": ms(&ack, 0.99), "p999": ms(&ack, 0.999)},
+        "elapsed_s": elapsed,
+    });
+    println!("| figure | value |\n|---|---|");
+    for (key, value) in result.as_object().into_iter().flatten() {
+        println!("| {key} | {value} |");
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&result)?)?;
+    }
+    Ok(())
+}
