@@ -79,6 +79,12 @@ pub async fn sign_in_with_token(connection: &Connection, token: String) -> CliRe
 }
 
 pub async fn run(cli: Cli) -> CliResult<()> {
+    if let Some(Command::Completions { shell }) = &cli.command {
+        // Needs no config: works even where the config is broken.
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(*shell, &mut command, "circles", &mut std::io::stdout());
+        return Ok(());
+    }
     let ctx = Ctx::new(&cli)?;
     let Some(command) = cli.command else {
         return crate::tui::run(ctx).await;
@@ -97,8 +103,13 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 invite: None,
             };
             let session = connection.call::<m::AuthRegister>(params).await?;
+            let json = ctx.json;
             save_session(ctx, &session)?;
-            println!("Registered and signed in as {}.", session.handle);
+            if json {
+                output::json(&serde_json::json!({ "handle": session.handle }));
+            } else {
+                println!("Registered and signed in as {}.", session.handle);
+            }
         }
         Command::Login { handle } => {
             let Some(handle) = handle.or_else(|| ctx.saved.handle.clone()) else {
@@ -111,8 +122,13 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             let session = connection
                 .call::<m::AuthLogin>(m::Login { handle, password })
                 .await?;
+            let json = ctx.json;
             save_session(ctx, &session)?;
-            println!("Signed in as {}.", session.handle);
+            if json {
+                output::json(&serde_json::json!({ "handle": session.handle }));
+            } else {
+                println!("Signed in as {}.", session.handle);
+            }
         }
         Command::Logout => {
             if let Ok(connection) = ctx.signed_in().await {
@@ -182,7 +198,9 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                     circle: slug.clone(),
                 })
                 .await?;
-            if !ctx.json {
+            if ctx.json {
+                output::json(&m::Empty {});
+            } else {
                 println!("You left {slug}.");
             }
         }
@@ -370,10 +388,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         }
         Command::Tail { slug, since } => crate::follow::tail(&ctx, &slug, since).await?,
         Command::Tui => crate::tui::run(ctx).await?,
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "circles", &mut std::io::stdout());
-        }
+        Command::Completions { .. } => {} // answered above
     }
     Ok(())
 }

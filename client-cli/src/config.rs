@@ -41,7 +41,7 @@ impl Saved {
         match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Read {
                 path,
-                reason: e.to_string(),
+                reason: one_line(&e.to_string()),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Saved::default()),
             Err(e) => Err(ConfigError::Read {
@@ -84,4 +84,19 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
+}
+
+/// toml's report spans lines (a snippet with a caret): keep its first line
+/// (where) and its last (what), for a one-line error.
+fn one_line(report: &str) -> String {
+    let lines: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match (lines.first(), lines.last()) {
+        (Some(first), Some(last)) if first != last => format!("{first}: {last}"),
+        (Some(first), _) => (*first).to_owned(),
+        _ => report.to_owned(),
+    }
 }

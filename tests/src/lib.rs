@@ -12,6 +12,8 @@
 //! frame.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+
 use std::collections::VecDeque;
 use std::fmt::Display;
 use std::future::Future;
@@ -1104,5 +1106,53 @@ pub fn assert_seqs(events: &[Event], first: u64, last: u64, what: &str) {
             got.len(),
             &got[..got.len().min(20)]
         );
+    }
+}
+
+/// Posts `count` notes with `body` to `circle` as the account of `token`,
+/// over `connections` connections at once (so group commit keeps a large
+/// backlog quick to build). Returns the acknowledged events in seq order.
+pub async fn post_notes_concurrently(
+    addr: SocketAddr,
+    token: &str,
+    circle: &str,
+    count: usize,
+    body: &str,
+    connections: usize,
+) -> Vec<Event> {
+    let connections = connections.max(1);
+    let mut tasks = Vec::with_capacity(connections);
+    for i in 0..connections {
+        let share = count / connections + usize::from(i < count % connections);
+        let mut poster = Client::with_token(addr, token).await;
+        let circle = circle.to_string();
+        let body = body.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::with_capacity(share);
+            for _ in 0..share {
+                acked.push(poster.note(&circle, &body).await);
+            }
+            acked
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    for task in tasks {
+        all.extend(
+            within_for(Duration::from_secs(120), "the posters of a backlog", task)
+                .await
+                .expect("a poster of the backlog panicked"),
+        );
+    }
+    all.sort_by_key(|e| e.seq);
+    all
+}
+
+/// Whether `event` takes `handle` out of its circle: their own `leave`, or a
+/// `remove` naming them.
+pub fn ends_membership_of(event: &Event, handle: &str) -> bool {
+    match &event.body {
+        EventBody::Leave {} => event.author == handle,
+        EventBody::Remove { member, .. } => member == handle,
+        _ => false,
     }
 }

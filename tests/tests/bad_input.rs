@@ -645,3 +645,201 @@ async fn the_frame_limit_is_configurable() {
         .await;
     assert_eq!(client.expect_close().await, Some(1009));
 }
+
+/// `n` `circle.list` requests with ids 1..=n.
+fn list_batch(n: i64) -> Value {
+    Value::Array(
+        (1..=n)
+            .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "circle.list"}))
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_more_than_32_requests_is_refused_whole() {
+    let server = TestServer::start().await;
+    let mut client = server.register("ana").await;
+    client.create_circle("lib").await;
+
+    // 33 notes: one too_large error (not an array), id null, and none is run.
+    let notes: Vec<Value> = (1..=33)
+        .map(|id| {
+            json!({"jsonrpc": "2.0", "id": id, "method": "post.note",
+                "params": {"circle": "lib", "body": format!("note {id}")}})
+        })
+        .collect();
+    client.send_json(&Value::Array(notes)).await;
+    let response = client.recv_non_notification().await;
+    assert!(
+        response.is_object(),
+        "a batch of 33 gets a single error, not an array: {response}"
+    );
+    let err = assert_error(&response, ErrorKind::TooLarge, Value::Null, "a batch of 33");
+    assert!(
+        err.message.contains("32"),
+        "the message says how many a batch may hold: {err:?}"
+    );
+    let log = client.history_all("lib").await;
+    assert_eq!(
+        log.len(),
+        1,
+        "no request of a refused batch is run (only the creator's join): {log:?}"
+    );
+    assert_alive(&mut client, "a batch of 33").await;
+
+    // 32 is the most a batch may hold: every one is answered, in order.
+    client.send_json(&list_batch(32)).await;
+    let response = client.recv_non_notification().await;
+    let answers = response
+        .as_array()
+        .unwrap_or_else(|| panic!("a batch of 32 is answered with an array: {response}"));
+    assert_eq!(answers.len(), 32, "{response}");
+    for (answer, id) in answers.iter().zip(1..) {
+        assert_eq!(answer["id"], json!(id), "answers in order: {answer}");
+        assert!(
+            answer["result"]["circles"].is_array(),
+            "request {id} of 32 succeeds: {answer}"
+        );
+    }
+    assert_alive(&mut client, "a batch of 32").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_answers_grow_too_large_refuses_the_rest() {
+    let server = TestServer::start().await;
+    let mut client = server.register("ana").await;
+    client.create_circle("lib").await;
+    // 200 notes of 16,000 bytes: one history page of 200 is over 3 MB.
+    let body = "x".repeat(16_000);
+    let notes = post_notes_concurrently(server.addr, &client.token, "lib", 200, &body, 4).await;
+    let head = notes.last().expect("200 notes").seq;
+
+    let batch: Vec<Value> = (1..=32)
+        .map(|id| {
+            json!({"jsonrpc": "2.0", "id": id, "method": "circle.history",
+                "params": {"circle": "lib", "limit": 200}})
+        })
+        .collect();
+    client.send_json(&Value::Array(batch)).await;
+    let frame = match client.recv_frame().await {
+        Frame::Text(text) => text,
+        other => panic!("expected the batch's answer as a text frame, got {other:?}"),
+    };
+    let response: Value = serde_json::from_str(&frame).expect("the batch answer is JSON");
+    let answers = response.as_array().unwrap_or_else(|| {
+        panic!(
+            "a batch is answered with an array, got {} bytes",
+            frame.len()
+        )
+    });
+    assert_eq!(answers.len(), 32, "one answer per request");
+    let answered = answers
+        .iter()
+        .take_while(|a| a.get("result").is_some())
+        .count();
+    assert!(
+        answered >= 1,
+        "the first request of the batch is answered: {}",
+        answers[0]
+    );
+    assert!(
+        answered < 32,
+        "32 pages of 200 × 16 KB ({} bytes in the frame) should not all be answered",
+        frame.len()
+    );
+    for (answer, id) in answers.iter().zip(1..).take(answered) {
+        assert_eq!(answer["id"], json!(id), "answers in order");
+        let events = answer["result"]["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("answer {id} holds a page of events"));
+        assert_eq!(events.len(), 200, "answer {id} is a whole page");
+        assert_eq!(
+            events.last().map(|e| e["seq"].clone()),
+            Some(json!(head)),
+            "answer {id} ends at the head"
+        );
+    }
+    for (answer, id) in answers.iter().zip(1..).skip(answered) {
+        assert_error(
+            answer,
+            ErrorKind::TooLarge,
+            json!(id),
+            &format!("request {id} past the batch's answer budget"),
+        );
+    }
+    // The connection still works, and a request sent alone is answered.
+    assert_alive(&mut client, "a batch with too large answers").await;
+    let page = client.history("lib", None, Some(200)).await;
+    assert_eq!(page.events.len(), 200);
+    assert_eq!(page.events.last().map(|e| e.seq), Some(head));
+}
+
+/// `message` without the `{…}` spans (example requests) it quotes.
+fn without_examples(message: &str) -> String {
+    let mut depth = 0usize;
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_shape_errors_name_the_member_at_fault() {
+    let server = TestServer::start().await;
+    let mut client = server.register("ana").await;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"circle.list"}"#,
+            Value::Null,
+            "\"id\"",
+        ),
+        (
+            r#"{"jsonrpc":"1.0","id":2,"method":"circle.list"}"#,
+            json!(2),
+            "\"jsonrpc\"",
+        ),
+        (r#"{"jsonrpc":"2.0","id":3}"#, json!(3), "\"method\""),
+    ];
+    for (frame, id, names) in cases {
+        client.send_text(frame).await;
+        let response = client.recv_non_notification().await;
+        let err = assert_error(&response, ErrorKind::InvalidRequest, id, frame);
+        // Not only in an example request the message may quote.
+        assert!(
+            without_examples(&err.message).contains(names),
+            "{frame}: the message should name {names} as the problem: {:?}",
+            err.message
+        );
+        assert_alive(&mut client, frame).await;
+    }
+
+    // A number inside a batch: an invalid_request in its place; the rest is run.
+    client
+        .send_text(r#"[5,{"jsonrpc":"2.0","id":6,"method":"circle.list"}]"#)
+        .await;
+    let response = client.recv_non_notification().await;
+    let answers = response
+        .as_array()
+        .unwrap_or_else(|| panic!("a batch is answered with an array: {response}"));
+    assert_eq!(answers.len(), 2, "{response}");
+    let err = assert_error(
+        &answers[0],
+        ErrorKind::InvalidRequest,
+        Value::Null,
+        "5 in a batch",
+    );
+    assert!(
+        err.message.contains("object"),
+        "the message says a request is an object: {:?}",
+        err.message
+    );
+    assert_eq!(answers[1]["id"], json!(6), "{response}");
+    assert!(answers[1]["result"]["circles"].is_array(), "{response}");
+    assert_alive(&mut client, "a batch holding 5").await;
+}

@@ -1,9 +1,12 @@
 //! Circles: create, list, join, leave, invite, members, remove, and who may
 //! see and do what.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use circles_protocol::methods as m;
 use circles_protocol::model::{Role, Visibility};
-use circles_protocol::{ErrorKind, EventBody};
+use circles_protocol::{ErrorKind, Event, EventBody};
 use circles_tests::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,4 +740,131 @@ async fn leaving_a_private_circle_ends_its_subscription() {
         leaked.is_empty(),
         "bob received private events after leaving: {leaked:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leave_and_remove_reach_their_subject_while_others_post() {
+    const POSTERS: usize = 3;
+    const SUBJECTS: usize = 4;
+    /// A bound on each poster, should the test go wrong.
+    const MAX_POSTS: usize = 5_000;
+
+    let server = TestServer::start().await;
+    let mut ana = server.register("ana").await;
+    ana.create_private_circle("busy").await;
+    let code = ana.invite("busy").await;
+
+    // The subjects: members subscribed live, each read by its own task until
+    // its own leave or remove event; then two round trips, during which
+    // anything else the subscription still had would arrive.
+    let mut subjects = Vec::new();
+    let mut readers = Vec::new();
+    for i in 0..SUBJECTS {
+        let mut subject = server.register(&format!("subject{i}")).await;
+        subject.join_with_invite("busy", &code).await;
+        let head = subject.subscribe("busy", None).await;
+        subjects.push((subject.handle.clone(), subject.token.clone()));
+        readers.push(tokio::spawn(async move {
+            let mut seen: Vec<Event> = Vec::new();
+            loop {
+                let event = subject.next_event_in("busy").await;
+                let own = ends_membership_of(&event, &subject.handle);
+                seen.push(event);
+                if own {
+                    break;
+                }
+            }
+            assert!(subject.listed("busy").await.is_none());
+            assert!(subject.listed("busy").await.is_none());
+            (head, seen, subject.buffered_events_in("busy"))
+        }));
+    }
+
+    // The posters keep several appends in flight while the members go.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (warm_tx, mut warm_rx) = tokio::sync::mpsc::channel::<()>(POSTERS);
+    let mut posters = Vec::new();
+    for i in 0..POSTERS {
+        let mut poster = server.register(&format!("poster{i}")).await;
+        poster.join_with_invite("busy", &code).await;
+        let stop = Arc::clone(&stop);
+        let warm = warm_tx.clone();
+        posters.push(tokio::spawn(async move {
+            let mut posted = 0;
+            while posted < MAX_POSTS && !stop.load(Ordering::Relaxed) {
+                poster.note("busy", &format!("poster{i} #{posted}")).await;
+                posted += 1;
+                if posted == 20 {
+                    let _ = warm.send(()).await;
+                }
+            }
+            posted
+        }));
+    }
+    drop(warm_tx);
+    for _ in 0..POSTERS {
+        within("every poster to be posting", warm_rx.recv())
+            .await
+            .expect("a poster stopped before posting 20 notes");
+    }
+
+    // Even subjects are removed by ana, odd ones leave (from another connection).
+    let mut removals = Vec::new();
+    for (i, (handle, token)) in subjects.iter().enumerate() {
+        if i % 2 == 0 {
+            let event = ana
+                .ok::<m::CircleRemove>(remove_params("busy", handle, None))
+                .await
+                .event;
+            removals.push(event);
+        } else {
+            let mut other = Client::with_token(server.addr, token).await;
+            other.ok::<m::CircleLeave>(circle_ref("busy")).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for poster in posters {
+        let posted = within("a poster to stop", poster)
+            .await
+            .expect("a poster panicked");
+        assert!(posted >= 20);
+    }
+    // Each subject's own leave or remove, as the log has it.
+    let log = ana.history_all("busy").await;
+    let ends: Vec<Event> = subjects
+        .iter()
+        .map(|(handle, _)| {
+            let mut own = log.iter().filter(|e| ends_membership_of(e, handle));
+            let end = own
+                .next()
+                .unwrap_or_else(|| panic!("no leave or remove of {handle} in the log"));
+            assert!(own.next().is_none(), "{handle} left only once");
+            end.clone()
+        })
+        .collect();
+    for removal in &removals {
+        assert!(ends.contains(removal), "the log holds {removal:?}");
+    }
+
+    for ((reader, (handle, _)), end) in readers.into_iter().zip(&subjects).zip(&ends) {
+        let (head, seen, after) = within_for(TIMEOUT * 2, format!("{handle}'s reader"), reader)
+            .await
+            .unwrap_or_else(|err| {
+                panic!(
+                    "{handle}'s stream did not end with their own event (seq {}): {err}",
+                    end.seq
+                )
+            });
+        assert_seqs(&seen, head + 1, end.seq, &format!("{handle}'s events"));
+        assert_eq!(
+            seen.last(),
+            Some(end),
+            "{handle}'s last event is their own leave or remove"
+        );
+        assert!(
+            after.is_empty(),
+            "{handle} received events after their own: {:?}",
+            seqs(&after)
+        );
+    }
 }

@@ -864,3 +864,64 @@ async fn posting_needs_membership_in_every_form() {
         err.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_refuses_an_empty_body_except_on_a_problem() {
+    let (_server, mut ana, mut bob, mut cat) = setup().await;
+    let problem = bob.problem("lib", "A title", "A body").await;
+    let critique = cat.critique("lib", problem.id, "Some advice").await;
+    let note = bob.note("lib", "a note").await;
+    let head = note.seq;
+
+    // A critique or a note must keep some text.
+    for empty in ["", "   ", "\n\t "] {
+        let err = cat
+            .err::<m::PostEdit>(edit(critique.id, None, Some(empty)))
+            .await;
+        assert_eq!(
+            err.kind(),
+            ErrorKind::InvalidParams,
+            "critique edited to {empty:?}: {err:?}"
+        );
+        assert!(
+            err.message.contains("body"),
+            "the message names the field: {err:?}"
+        );
+        let err = bob
+            .err::<m::PostEdit>(edit(note.id, None, Some(empty)))
+            .await;
+        assert_eq!(
+            err.kind(),
+            ErrorKind::InvalidParams,
+            "note edited to {empty:?}: {err:?}"
+        );
+        assert!(
+            err.message.contains("body"),
+            "the message names the field: {err:?}"
+        );
+    }
+    // Nothing reached the log, and the texts are unchanged.
+    assert_eq!(ana.history_all("lib").await.len() as u64, head);
+    let thread = ana.problem_thread("lib", problem.id).await;
+    assert_eq!(thread.critiques[0].body, "Some advice");
+    assert!(!thread.critiques[0].edited);
+
+    // A problem's body may be emptied (its title carries it).
+    let edited = bob
+        .ok::<m::PostEdit>(edit(problem.id, None, Some("")))
+        .await
+        .event;
+    assert_eq!(edited.seq, head + 1);
+    assert_eq!(
+        edited.body,
+        EventBody::Edit {
+            post: problem.id,
+            title: None,
+            body: Some(String::new())
+        }
+    );
+    let thread = ana.problem_thread("lib", problem.id).await;
+    assert_eq!(thread.title, "A title");
+    assert_eq!(thread.body, "");
+    assert!(thread.edited);
+}

@@ -178,3 +178,86 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_get_everything() {
         acked.len()
     );
 }
+
+/// Notes in the backlog of the catch-up test: 800 × 16 KB is about 13 MB,
+/// more than the kernel buffers plus the page being written can hold, so the
+/// catch-up is still going when the member is removed.
+const BACKLOG_NOTES: usize = 800;
+
+/// The most a TCP send buffer may grow to here (Linux), if known.
+fn max_send_buffer() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem").ok()?;
+    text.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_removed_while_catching_up_gets_nothing_after_the_removal() {
+    let backlog_bytes = BACKLOG_NOTES * BODY_BYTES;
+    if let Some(send_buffer) = max_send_buffer() {
+        assert!(
+            backlog_bytes > 2 * send_buffer + (4 << 20),
+            "the backlog ({backlog_bytes} bytes) must outgrow what the kernel buffers \
+             ({send_buffer} bytes) or the catch-up could be over before the removal"
+        );
+    }
+    let server = TestServer::start().await;
+    let mut ana = server.register("ana").await;
+    ana.create_private_circle("secret").await;
+    let code = ana.invite("secret").await;
+    // bob reads through a small receive buffer, so the server soon blocks
+    // writing his backlog while he reads nothing.
+    let mut bob = Client::connect_with_recv_buffer(server.addr, 4096).await;
+    bob.register_as("bob", None).await;
+    bob.join_with_invite("secret", &code).await;
+    let body = "x".repeat(BODY_BYTES);
+    let backlog =
+        post_notes_concurrently(server.addr, &ana.token, "secret", BACKLOG_NOTES, &body, 4).await;
+    let head = backlog.last().expect("a backlog").seq;
+
+    // The response comes before the backlog; then bob stops reading.
+    assert_eq!(bob.subscribe("secret", Some(0)).await, head);
+    let removal = ana
+        .ok::<m::CircleRemove>(m::RemoveMember {
+            circle: "secret".into(),
+            member: "bob".into(),
+            reason: None,
+        })
+        .await
+        .event;
+    assert_eq!(removal.seq, head + 1);
+    let secret = ana.note("secret", "SECRET").await;
+    assert_eq!(secret.seq, head + 2);
+
+    // bob reads again: his whole backlog, up to his removal and not past it.
+    let mut got: Vec<Event> = Vec::new();
+    loop {
+        let event = bob.next_event_in("secret").await;
+        let seq = event.seq;
+        assert!(
+            !matches!(&event.body, EventBody::Note { body } if body == "SECRET"),
+            "bob received the note posted after his removal (seq {seq}); \
+             he had received {} events before it",
+            got.len()
+        );
+        let removed = matches!(&event.body, EventBody::Remove { member, .. } if member == "bob");
+        got.push(event);
+        if removed || seq >= removal.seq {
+            break;
+        }
+    }
+    assert_seqs(&got, 1, removal.seq, "bob's backlog up to his removal");
+    assert_eq!(
+        got.last(),
+        Some(&removal),
+        "bob's last event is his removal"
+    );
+    // Two round trips: a subscription still going would send more meanwhile.
+    assert!(bob.listed("secret").await.is_none());
+    assert!(bob.listed("secret").await.is_none());
+    let after = bob.buffered_events_in("secret");
+    assert!(
+        after.is_empty(),
+        "bob received events after his removal: seqs {:?}",
+        seqs(&after)
+    );
+}

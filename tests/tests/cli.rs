@@ -1,0 +1,1293 @@
+//! `circles`, the command-line client, run as a binary against a real server:
+//! a scripted session of two peers, `--json` outputs, post id prefixes, the
+//! message and exit code of each failure, the config file, the server
+//! settings, shell completions, and `circles tail` across server restarts.
+//!
+//! Exit codes: 0 ok, 1 refused by the server, 2 usage or bad input,
+//! 3 unreachable, 4 sign-in needed or failed, 5 local.
+
+use std::os::unix::fs::PermissionsExt;
+
+use circles_protocol::ErrorKind;
+use circles_protocol::methods as m;
+use circles_tests::cli::{Output, Peer, ServerArg, Tail, spawn_server_at, toml_string};
+use circles_tests::{Client, PASSWORD, ServerProcess, TestServer};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// helpers
+
+/// `problem #3 0190abcd-ef12` (what a write command prints) as (kind, seq, short id).
+fn posted(out: &Output) -> (String, u64, String) {
+    let stdout = out.success();
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(
+        words.len(),
+        3,
+        "`{}` should print `KIND #SEQ ID`: {stdout:?}",
+        out.command
+    );
+    let seq = words[1]
+        .strip_prefix('#')
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("`{}`: no #SEQ in {stdout:?}", out.command));
+    assert_eq!(
+        words[2].len(),
+        13,
+        "`{}`: a short id has 13 characters: {stdout:?}",
+        out.command
+    );
+    (words[0].to_owned(), seq, words[2].to_owned())
+}
+
+/// An id without its dashes.
+fn hex(id: &str) -> String {
+    id.replace('-', "")
+}
+
+/// The shortest prefix (at least 4 hex digits) of `id` that no id of `others` starts with.
+fn unique_prefix(id: &str, others: &[&str]) -> String {
+    let mine = hex(id);
+    let mut len = 4;
+    for other in others.iter().filter(|o| **o != id) {
+        let common = mine
+            .chars()
+            .zip(hex(other).chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        len = len.max(common + 1);
+    }
+    mine[..len].to_owned()
+}
+
+fn str_of<'v>(value: &'v Value, what: &str) -> &'v str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} should be a string: {value}"))
+}
+
+fn not_signed_in(url: &str) -> String {
+    format!(
+        "not signed in to {url}: run `circles login HANDLE` (or `circles register HANDLE`) first"
+    )
+}
+
+fn unreachable(url: &str) -> String {
+    format!("cannot reach the server at {url}: connection refused (is the server running?)")
+}
+
+const EXPIRED: &str = "your sign-in has expired or was revoked: run `circles login` again";
+
+fn unknown_circle(slug: &str) -> String {
+    format!("no circle named \"{slug}\": `circles list` shows the circles you can see")
+}
+
+fn not_a_member(slug: &str) -> String {
+    format!("you are not a member: run `circles join {slug}` first")
+}
+
+/// A local address nothing listens on.
+fn closed_addr() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address")
+    // The listener closes here.
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+// ---------------------------------------------------------------------------
+// a scripted session
+
+/// Two peers at their terminals: register, create a private circle, join it
+/// with an invite, bring a problem (body on stdin), critique it, say "me
+/// too", resolve it, and read it back with show, problems, members, list and
+/// history, as text and as `--json`.
+#[tokio::test]
+async fn two_peers_work_a_problem_from_register_to_history() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+
+    let out = ana
+        .ok(&["register", "ana", "--display-name", "Ana Lima"])
+        .await;
+    assert_eq!(out, "Registered and signed in as ana.\n");
+    ben.register().await;
+
+    // ana creates a private circle.
+    let created = ana
+        .json(&[
+            "create",
+            "lib",
+            "--name",
+            "Library staff",
+            "--purpose",
+            "Catalogue troubles",
+            "--private",
+            "--max",
+            "5",
+        ])
+        .await;
+    let circle = &created["circle"];
+    assert_eq!(circle["slug"], "lib");
+    assert_eq!(circle["name"], "Library staff");
+    assert_eq!(circle["purpose"], "Catalogue troubles");
+    assert_eq!(circle["visibility"], "private");
+    assert_eq!(circle["max_members"], 5);
+    assert_eq!(circle["member_count"], 1);
+    assert_eq!(circle["role"], "facilitator");
+    assert_eq!(circle["created_by"], "ana");
+    assert_eq!(circle["head"], 1);
+
+    // ben needs an invite.
+    ben.run(&["join", "lib"]).await.fails_with(
+        1,
+        "circle lib is private: ask a facilitator for an invite code",
+    );
+    let out = ana.run(&["invite", "lib"]).await;
+    let code = out.success().trim_end().to_owned();
+    assert!(
+        !code.is_empty() && !code.contains(char::is_whitespace),
+        "`circles invite` prints the code alone on stdout: {out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("`circles join lib --invite {code}`")),
+        "`circles invite` says how to use the code on stderr: {out:#?}"
+    );
+    let invite = ana.json(&["invite", "lib"]).await;
+    assert!(invite["invite"].is_string(), "invite --json: {invite}");
+    assert!(invite["expires_at"].is_u64(), "invite --json: {invite}");
+
+    let joined = ben.json(&["join", "lib", "--invite", &code]).await;
+    assert_eq!(joined["circle"]["slug"], "lib");
+    assert_eq!(joined["circle"]["role"], "member");
+    assert_eq!(joined["circle"]["member_count"], 2);
+    assert_eq!(joined["circle"]["head"], 2);
+
+    // ben brings a problem; its body comes from stdin.
+    let body =
+        "We moved the catalogue to the new system.\nSince then patrons cannot find the e-books.\n";
+    let out = ben
+        .cmd(&[
+            "problem",
+            "lib",
+            "--title",
+            "Patrons cannot find the e-books",
+            "--tag",
+            "catalogue",
+            "--tag",
+            "ebooks",
+        ])
+        .stdin(body)
+        .run()
+        .await;
+    let (kind, seq, problem) = posted(&out);
+    assert_eq!((kind.as_str(), seq), ("problem", 3));
+
+    // ana critiques it twice, naming the problem by the short id printed above.
+    let out = ana
+        .cmd(&["critique", "lib", &problem])
+        .stdin("A banner on the home page helped us.\n")
+        .run()
+        .await;
+    let (kind, seq, critique) = posted(&out);
+    assert_eq!((kind.as_str(), seq), ("critique", 4));
+    let second = ana
+        .json(&[
+            "critique",
+            "lib",
+            &problem,
+            "--body",
+            "Tell the front desk too.",
+        ])
+        .await;
+    let event = &second["event"];
+    assert_eq!(event["kind"], "critique");
+    assert_eq!(event["seq"], 5);
+    assert_eq!(event["author"], "ana");
+    assert_eq!(event["body"], "Tell the front desk too.");
+    assert!(
+        str_of(&event["problem"], "critique.problem").starts_with(&problem),
+        "the critique names the problem {problem}: {event}"
+    );
+    let second_critique = str_of(&event["id"], "critique id").to_owned();
+
+    // Me too: not for the problem's own author.
+    ben.run(&["metoo", "lib", &problem])
+        .await
+        .fails_with(1, "you raised this problem yourself");
+    let (kind, seq, _) = posted(&ana.run(&["metoo", "lib", &problem]).await);
+    assert_eq!((kind.as_str(), seq), ("metoo", 6));
+
+    // ben resolves it, naming the first critique as helpful.
+    let (kind, seq, _) = posted(
+        &ben.run(&["resolve", "lib", &problem, "--helpful", &critique])
+            .await,
+    );
+    assert_eq!((kind.as_str(), seq), ("resolve", 7));
+
+    // show --json: the whole thread.
+    let thread = ben.json(&["show", "lib", &problem]).await;
+    let p = &thread["problem"];
+    let problem_id = str_of(&p["id"], "problem id").to_owned();
+    assert!(problem_id.starts_with(&problem), "{p}");
+    assert_eq!(p["seq"], 3);
+    assert_eq!(p["author"], "ben");
+    assert_eq!(p["title"], "Patrons cannot find the e-books");
+    assert_eq!(
+        p["body"],
+        body.trim_end(),
+        "the body as piped, less the final newline"
+    );
+    assert_eq!(p["tags"], json!(["catalogue", "ebooks"]));
+    assert_eq!(p["status"], "resolved");
+    assert_eq!(p["metoos"], json!(["ana"]));
+    let critiques = p["critiques"].as_array().expect("critiques array");
+    assert_eq!(critiques.len(), 2, "{p}");
+    let first_critique = str_of(&critiques[0]["id"], "critique id").to_owned();
+    assert!(first_critique.starts_with(&critique), "{p}");
+    assert_eq!(critiques[0]["author"], "ana");
+    assert_eq!(critiques[0]["body"], "A banner on the home page helped us.");
+    assert_eq!(critiques[0]["helpful"], true);
+    assert_eq!(critiques[1]["id"], second_critique.as_str());
+    assert_eq!(critiques[1]["helpful"], false);
+    assert_eq!(p["resolution"]["by"], "ben");
+    assert_eq!(p["resolution"]["seq"], 7);
+    assert_eq!(p["resolution"]["helpful"], json!([first_critique]));
+
+    // show as text.
+    let text = ana.ok(&["show", "lib", &problem]).await;
+    for needle in [
+        "[resolved] Patrons cannot find the e-books",
+        "We moved the catalogue to the new system.",
+        "Since then patrons cannot find the e-books.",
+        "tags: catalogue, ebooks",
+        "Also stuck on this: ana",
+        "│ A banner on the home page helped us.",
+        "★ helped",
+        "Resolved by ben on ",
+    ] {
+        assert!(text.contains(needle), "show lacks {needle:?}:\n{text}");
+    }
+
+    // history --json: the whole log, in order.
+    let page = ana.json(&["history", "lib"]).await;
+    let events = page["events"].as_array().expect("events array");
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<u64>>(), "{page}");
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "join", "join", "problem", "critique", "critique", "metoo", "resolve"
+        ]
+    );
+    let authors: Vec<&str> = events.iter().filter_map(|e| e["author"].as_str()).collect();
+    assert_eq!(authors, ["ana", "ben", "ben", "ana", "ana", "ana", "ben"]);
+    assert_eq!(events[0]["role"], "facilitator");
+    assert_eq!(events[1]["role"], "member");
+    assert_eq!(events[2]["id"], problem_id.as_str());
+    assert_eq!(events[2]["body"], body.trim_end());
+    assert_eq!(events[3]["problem"], problem_id.as_str());
+    assert_eq!(events[6]["helpful"], json!([first_critique]));
+    assert_eq!(page["more"], false);
+
+    // history as text, the last two.
+    let text = ben.ok(&["history", "lib", "--limit", "2"]).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "history --limit 2:\n{text}");
+    assert!(lines[0].starts_with("#6 "), "{text}");
+    assert!(
+        lines[0].contains(&format!("has problem {problem} too")),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("#7 "), "{text}");
+    assert!(
+        lines[1].contains(&format!("resolved {problem} (helped: {critique})")),
+        "{text}"
+    );
+
+    // problems --json, all / open / resolved.
+    let all = ana.json(&["problems", "lib"]).await;
+    let problems = all["problems"].as_array().expect("problems array");
+    assert_eq!(problems.len(), 1, "{all}");
+    assert_eq!(problems[0]["id"], problem_id.as_str());
+    assert_eq!(problems[0]["title"], "Patrons cannot find the e-books");
+    assert_eq!(problems[0]["status"], "resolved");
+    assert_eq!(problems[0]["critiques"], 2);
+    assert_eq!(problems[0]["metoos"], 1);
+    let open = ana.json(&["problems", "lib", "--open"]).await;
+    assert_eq!(open["problems"], json!([]), "{open}");
+    let resolved = ana.json(&["problems", "lib", "--resolved"]).await;
+    assert_eq!(resolved["problems"].as_array().map(Vec::len), Some(1));
+    let text = ana.ok(&["problems", "lib"]).await;
+    assert!(
+        text.contains(&problem) && text.contains("resolved") && text.contains("(ben)"),
+        "{text}"
+    );
+
+    // members --json.
+    let members = ben.json(&["members", "lib"]).await;
+    let members = members["members"].as_array().expect("members array");
+    let member = |handle: &str| -> &Value {
+        members
+            .iter()
+            .find(|m| m["handle"] == handle)
+            .unwrap_or_else(|| panic!("{handle} is not among {members:?}"))
+    };
+    assert_eq!(members.len(), 2);
+    assert_eq!(member("ana")["role"], "facilitator");
+    assert_eq!(member("ana")["display_name"], "Ana Lima");
+    assert_eq!(member("ben")["role"], "member");
+    assert_eq!(member("ben")["display_name"], "ben");
+
+    // list --json, each as they see it.
+    for (peer, role) in [(&ana, "facilitator"), (&ben, "member")] {
+        let list = peer.json(&["list"]).await;
+        let circles = list["circles"].as_array().expect("circles array");
+        assert_eq!(circles.len(), 1, "{list}");
+        assert_eq!(circles[0]["slug"], "lib");
+        assert_eq!(circles[0]["role"], role);
+        assert_eq!(circles[0]["member_count"], 2);
+        assert_eq!(circles[0]["head"], 7);
+    }
+    let text = ben.ok(&["list"]).await;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("lib ") && l.contains("member") && l.contains("(private)")),
+        "{text}"
+    );
+}
+
+/// Every read command prints JSON with `--json`, and it is the server's own
+/// answer: compared with what the protocol client gets.
+#[tokio::test]
+async fn json_of_every_read_command_is_the_servers_answer() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    ana.register().await;
+    ana.ok(&["create", "desk", "--name", "Help desk"]).await;
+    let mut ben = server.register("ben").await;
+    ben.join("desk").await;
+    let p = ben
+        .problem("desk", "The printer jams", "Every morning.")
+        .await;
+    ben.critique("desk", p.id, "Check the rollers.").await;
+    ben.note("desk", "hello").await;
+
+    let mut ana_rpc = Client::login(server.addr, "ana", PASSWORD).await;
+
+    let list = ana.json(&["list"]).await;
+    let want = ana_rpc.ok::<m::CircleList>(m::Empty {}).await;
+    assert_eq!(list, serde_json::to_value(&want).expect("serialize"));
+
+    let members = ana.json(&["members", "desk"]).await;
+    let want = ana_rpc.members("desk").await;
+    let got: m::Members = serde_json::from_value(members).expect("members --json parses");
+    let handles = |ms: &[circles_protocol::model::Member]| {
+        let mut v: Vec<(String, circles_protocol::model::Role)> =
+            ms.iter().map(|m| (m.handle.clone(), m.role)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(handles(&got.members), handles(&want));
+
+    let problems = ana.json(&["problems", "desk"]).await;
+    let want = ana_rpc
+        .ok::<m::ProblemList>(m::ListProblems {
+            circle: "desk".into(),
+            status: None,
+        })
+        .await;
+    assert_eq!(problems, serde_json::to_value(&want).expect("serialize"));
+
+    let show = ana.json(&["show", "desk", &p.id.to_string()]).await;
+    let want = ana_rpc
+        .ok::<m::ProblemGet>(m::ProblemRef {
+            circle: "desk".into(),
+            problem: p.id,
+        })
+        .await;
+    assert_eq!(show, serde_json::to_value(&want).expect("serialize"));
+
+    let history = ana.json(&["history", "desk", "--limit", "3"]).await;
+    let want = ana_rpc.history("desk", None, Some(3)).await;
+    assert_eq!(history, serde_json::to_value(&want).expect("serialize"));
+    assert_eq!(history["more"], true);
+    assert_eq!(history["events"][0]["seq"], 3);
+
+    let invite = ana.json(&["invite", "desk"]).await;
+    let parsed: m::Invite = serde_json::from_value(invite).expect("invite --json parses");
+    let mut cy = server.register("cy").await;
+    let joined = cy.join_with_invite("desk", &parsed.invite).await;
+    assert_eq!(joined.slug, "desk");
+}
+
+// ---------------------------------------------------------------------------
+// post ids
+
+/// Wherever a post id goes (show, critique, metoo, resolve and its
+/// --helpful, edit, retract), a unique prefix does too: as printed (with its
+/// dash), in capitals, without dashes; an ambiguous one is a usage error
+/// naming the candidates, an unknown one is refused.
+#[tokio::test]
+async fn a_unique_prefix_of_a_post_id_works_wherever_an_id_does() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    ana.register().await;
+    ben.register().await;
+    ana.ok(&["create", "desk", "--name", "Help desk"]).await;
+    ben.ok(&["join", "desk"]).await;
+
+    let post = |v: Value| str_of(&v["event"]["id"], "event id").to_owned();
+    let p1 = post(
+        ana.json(&["problem", "desk", "--title", "One", "--body", "first"])
+            .await,
+    );
+    let p2 = post(
+        ana.json(&["problem", "desk", "--title", "Two", "--body", "second"])
+            .await,
+    );
+    let problems = [p1.as_str(), p2.as_str()];
+
+    // show: full id, as printed, capitals, no dashes.
+    let short = &p1[..13];
+    for given in [
+        p1.clone(),
+        short.to_owned(),
+        short.to_uppercase(),
+        unique_prefix(&p1, &problems),
+    ] {
+        let thread = ben.json(&["show", "desk", &given]).await;
+        assert_eq!(thread["problem"]["id"], p1.as_str(), "show {given}");
+    }
+
+    // An ambiguous prefix names both problems.
+    let common: String = hex(&p1)
+        .chars()
+        .zip(hex(&p2).chars())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a)
+        .collect();
+    if common.len() >= 4 {
+        ben.run(&["show", "desk", &common]).await.fails_with(
+            2,
+            &format!("{common} names 2 problems ({p1}, {p2}); give more characters"),
+        );
+    }
+    // Too short, not hex, or matching nothing.
+    ben.run(&["show", "desk", "ab"]).await.fails_with(
+        2,
+        "\"ab\" is not a problem id: give the id or at least 4 of its first characters",
+    );
+    ben.run(&["metoo", "desk", "xyz-123"]).await.fails_with(
+        2,
+        "\"xyz-123\" is not a problem id: give the id or at least 4 of its first characters",
+    );
+    ben.run(&["show", "desk", "ffff"])
+        .await
+        .fails_with(1, "no problem in desk has an id starting with ffff");
+
+    // critique, by prefix.
+    let c1 = ben
+        .json(&[
+            "critique",
+            "desk",
+            &unique_prefix(&p1, &problems),
+            "--body",
+            "Try it off and on.",
+        ])
+        .await;
+    assert_eq!(c1["event"]["problem"], p1.as_str());
+    let c1 = post(c1);
+    let c2 = ben
+        .json(&["critique", "desk", &p2[..13], "--body", "Same as one."])
+        .await;
+    assert_eq!(c2["event"]["problem"], p2.as_str());
+    let c2 = post(c2);
+    let note = post(ben.json(&["note", "desk", "brb"]).await);
+    let posts = [
+        p1.as_str(),
+        p2.as_str(),
+        c1.as_str(),
+        c2.as_str(),
+        note.as_str(),
+    ];
+
+    // A critique's id does not name a problem.
+    let c1_prefix = unique_prefix(&c1, &posts);
+    ben.run(&["show", "desk", &c1_prefix]).await.fails_with(
+        1,
+        &format!("no problem in desk has an id starting with {c1_prefix}"),
+    );
+
+    // metoo, by prefix.
+    let metoo = ben
+        .json(&[
+            "metoo",
+            "desk",
+            &unique_prefix(&p1, &problems).to_uppercase(),
+        ])
+        .await;
+    assert_eq!(metoo["event"]["kind"], "metoo");
+    assert_eq!(metoo["event"]["problem"], p1.as_str());
+
+    // resolve, the problem and the helpful critique by prefix.
+    let resolved = ana
+        .json(&["resolve", "desk", &p1[..13], "--helpful", &c1_prefix])
+        .await;
+    assert_eq!(resolved["event"]["kind"], "resolve");
+    assert_eq!(resolved["event"]["problem"], p1.as_str());
+    assert_eq!(resolved["event"]["helpful"], json!([c1]));
+
+    // edit (any post), by prefix.
+    let edited = ana
+        .json(&[
+            "edit",
+            "desk",
+            &unique_prefix(&p2, &posts),
+            "--title",
+            "Two, renamed",
+        ])
+        .await;
+    assert_eq!(edited["event"]["kind"], "edit");
+    assert_eq!(edited["event"]["post"], p2.as_str());
+    assert_eq!(edited["event"]["title"], "Two, renamed");
+    let edited = ben
+        .json(&[
+            "edit",
+            "desk",
+            &unique_prefix(&c2, &posts),
+            "--body",
+            "Not the same after all.",
+        ])
+        .await;
+    assert_eq!(edited["event"]["post"], c2.as_str());
+    assert_eq!(edited["event"]["body"], "Not the same after all.");
+
+    // retract, by prefix; a retracted post's prefix then names nothing.
+    let note_prefix = unique_prefix(&note, &posts);
+    let retracted = ben.json(&["retract", "desk", &note_prefix]).await;
+    assert_eq!(retracted["event"]["kind"], "retract");
+    assert_eq!(retracted["event"]["post"], note.as_str());
+    ben.run(&["retract", "desk", &note_prefix])
+        .await
+        .fails_with(
+            1,
+            &format!("no post in desk has an id starting with {note_prefix}"),
+        );
+
+    // The thread shows it all.
+    let thread = ana.json(&["show", "desk", &p2[..13]]).await;
+    assert_eq!(thread["problem"]["title"], "Two, renamed");
+    assert_eq!(
+        thread["problem"]["critiques"][0]["body"],
+        "Not the same after all."
+    );
+}
+
+// ---------------------------------------------------------------------------
+// failures
+
+/// The failures a person meets most, each with its own one-line message and
+/// exit code: unreachable server (3), wrong password (4), expired token (4),
+/// unknown circle (1), not a member (1).
+#[tokio::test]
+async fn each_failure_has_its_own_message_and_exit_code() {
+    let mut server = TestServer::start().await;
+    let url = server.url();
+    let ana = Peer::new("ana", &url);
+    ana.register().await;
+    ana.ok(&["create", "open", "--name", "Open circle"]).await;
+    let ben = Peer::new("ben", &url);
+    ben.register().await;
+    let mut messages = Vec::new();
+
+    // Wrong password: nothing is saved.
+    let mut intruder = Peer::new("ana", &url);
+    intruder.password = Some("not the password".into());
+    let out = intruder.run(&["login", "ana"]).await;
+    out.fails_with(4, "wrong handle or password");
+    messages.push(out.failure(4).to_owned());
+    assert!(
+        !intruder.config_file().exists(),
+        "a failed login saves nothing"
+    );
+    // An unknown handle gets the same answer (no account probing).
+    Peer::new("nobody", &url)
+        .run(&["login", "nobody"])
+        .await
+        .fails_with(4, "wrong handle or password");
+
+    // A taken handle is refused, and the saved sign-in is kept.
+    let before = std::fs::read_to_string(ben.config_file()).expect("read ben's config");
+    ben.run(&["register", "ana"])
+        .await
+        .fails_with(1, "the handle \"ana\" is taken; pick another");
+    assert_eq!(
+        std::fs::read_to_string(ben.config_file()).expect("read ben's config"),
+        before
+    );
+
+    // Unknown circle, for reads, writes and joins.
+    for args in [
+        &["history", "nosuch"][..],
+        &["join", "nosuch"],
+        &["note", "nosuch", "hello"],
+        &["members", "nosuch"],
+        &["show", "nosuch", "abcd"],
+    ] {
+        let out = ben.run(args).await;
+        out.fails_with(1, &unknown_circle("nosuch"));
+    }
+    messages.push(unknown_circle("nosuch"));
+
+    // Not a member of a public circle: reading works, writing does not.
+    ben.ok(&["history", "open"]).await;
+    for args in [
+        &["note", "open", "hello"][..],
+        &["problem", "open", "--title", "T", "--body", "B"],
+        &["invite", "open"],
+    ] {
+        ben.run(args).await.fails_with(1, &not_a_member("open"));
+    }
+    messages.push(not_a_member("open"));
+
+    // Expired: ana's saved token is revoked when her password changes elsewhere.
+    let mut elsewhere = Client::login(server.addr, "ana", PASSWORD).await;
+    elsewhere
+        .ok::<m::AuthPassword>(m::ChangePassword {
+            old: PASSWORD.into(),
+            new: "a brand new password".into(),
+        })
+        .await;
+    for args in [&["list"][..], &["note", "open", "hi"], &["history", "open"]] {
+        ana.run(args).await.fails_with(4, EXPIRED);
+    }
+    messages.push(EXPIRED.to_owned());
+    // Signing in again (the handle defaults to the saved one) mends it.
+    let mut ana = ana;
+    ana.password = Some("a brand new password".into());
+    assert_eq!(ana.ok(&["login"]).await, "Signed in as ana.\n");
+    ana.ok(&["list"]).await;
+
+    // Unreachable: the server is gone.
+    server.stop().await;
+    for args in [&["list"][..], &["note", "open", "hi"]] {
+        ana.run(args).await.fails_with(3, &unreachable(&url));
+    }
+    let out = Peer::new("cy", &url).run(&["register", "cy"]).await;
+    out.fails_with(3, &unreachable(&url));
+    messages.push(unreachable(&url));
+
+    for (i, a) in messages.iter().enumerate() {
+        for b in &messages[i + 1..] {
+            assert_ne!(a, b, "two failures share a message");
+        }
+    }
+}
+
+/// A token revoked by `circles logout` stays dead even if a copy of the
+/// config file brings it back.
+#[tokio::test]
+async fn a_revoked_token_restored_from_a_backup_is_refused() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    ana.register().await;
+    let backup = std::fs::read_to_string(ana.config_file()).expect("read the config");
+    assert_eq!(ana.ok(&["logout"]).await, "Signed out.\n");
+    std::fs::write(ana.config_file(), &backup).expect("restore the config");
+    ana.run(&["list"]).await.fails_with(4, EXPIRED);
+    ana.run(&["members", "x"]).await.fails_with(4, EXPIRED);
+}
+
+/// Commands that need a sign-in say so (4) before anything else.
+#[tokio::test]
+async fn commands_without_a_sign_in_exit_4() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let ana = Peer::new("ana", &url);
+    for args in [
+        &["list"][..],
+        &["history", "x"],
+        &["note", "x", "hi"],
+        &["tail", "x"],
+        &["show", "x", "abcd"],
+    ] {
+        ana.run(args).await.fails_with(4, &not_signed_in(&url));
+    }
+    // `circles login` needs a handle when none was saved.
+    ana.run(&["login"])
+        .await
+        .fails_with(2, "which account? `circles login HANDLE`");
+    // Logout without a sign-in is harmless.
+    assert_eq!(ana.ok(&["logout"]).await, "Signed out.\n");
+
+    // An unreachable server is the news, whatever the sign-in.
+    let closed = format!("ws://{}/v1/ws", closed_addr());
+    let ben = Peer::new("ben", &closed);
+    for args in [&["list"][..], &["note", "x", "hi"], &["logout"]] {
+        if args == ["logout"] {
+            // Signing out forgets the token even when the server is away.
+            assert_eq!(ben.ok(args).await, "Signed out.\n");
+            continue;
+        }
+        ben.run(args).await.fails_with(3, &unreachable(&closed));
+    }
+}
+
+/// Bad input is a usage error (2), with one line saying what is wrong.
+#[tokio::test]
+async fn bad_input_exits_2() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let ana = Peer::new("ana", &url);
+
+    // No password to be had without a terminal.
+    let mut no_password = Peer::new("ana", &url);
+    no_password.password = None;
+    for args in [&["register", "ana"][..], &["login", "ana"]] {
+        no_password
+            .run(args)
+            .await
+            .fails_with(2, "no terminal to ask for a password: set CIRCLES_PASSWORD");
+    }
+    assert!(!no_password.config_file().exists());
+
+    // Invalid params from the server.
+    let mut short = Peer::new("ana", &url);
+    short.password = Some("short".into());
+    short
+        .run(&["register", "ana"])
+        .await
+        .fails_with(2, "password must be at least 8 bytes");
+    ana.register().await;
+    ana.run(&["create", "Bad_Slug", "--name", "x"])
+        .await
+        .fails_with(
+            2,
+            "slug \"Bad_Slug\" must be 2 to 40 characters of a-z, 0-9 and -, not starting or ending with -",
+        );
+
+    // An empty critique (nothing on stdin) is not posted.
+    ana.ok(&["create", "desk", "--name", "Desk"]).await;
+    let p = ana
+        .json(&["problem", "desk", "--title", "T", "--body", "B"])
+        .await;
+    let id = str_of(&p["event"]["id"], "id").to_owned();
+    ana.cmd(&["critique", "desk", &id])
+        .stdin("  \n\n")
+        .run()
+        .await
+        .fails_with(2, "the critique is empty; nothing was posted");
+    let page = ana.json(&["history", "desk"]).await;
+    assert_eq!(page["events"].as_array().map(Vec::len), Some(2), "{page}");
+
+    // clap's own usage errors also exit 2.
+    for args in [
+        &["frobnicate"][..],
+        &["create", "desk"],
+        &["completions", "tcsh"],
+    ] {
+        let out = ana.run(args).await;
+        assert_eq!(out.code, 2, "{out:#?}");
+        assert_eq!(out.stdout, "", "{out:#?}");
+        assert!(out.stderr.starts_with("error: "), "{out:#?}");
+    }
+}
+
+/// A config file that is not TOML is a local problem (5), reported in one line.
+#[tokio::test]
+async fn a_config_that_is_not_toml_exits_5_in_one_line() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+
+    // Not TOML.
+    std::fs::create_dir_all(ana.config_file().parent().expect("dir")).expect("mkdir");
+    std::fs::write(ana.config_file(), "this is [not toml\n").expect("write");
+    let out = ana.run(&["list"]).await;
+    let message = out.failure(5);
+    let path = ana.config_file().display().to_string();
+    assert!(
+        message.starts_with(&format!("cannot read {path}: ")),
+        "{out:#?}"
+    );
+}
+
+/// A config directory that cannot be used is a local problem (5).
+#[tokio::test]
+async fn an_unusable_config_dir_exits_5() {
+    let server = TestServer::start().await;
+    // Where the config directory should be, there is a file.
+    let bea = Peer::new("bea", &server.url());
+    std::fs::write(bea.config_home().join("circles"), "a file").expect("write");
+    let out = bea.run(&["register", "bea"]).await;
+    let message = out.failure(5);
+    let path = bea.config_file().display().to_string();
+    assert!(
+        message.starts_with(&format!("cannot read {path}: "))
+            || message.starts_with(&format!("cannot write {path}: ")),
+        "{out:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// config and settings
+
+/// The config file lives in `$XDG_CONFIG_HOME/circles/config.toml` (else
+/// `$HOME/.config/circles/`), mode 0600, and holds the server, handle and
+/// token; `circles logout` forgets the token, which the server revokes.
+#[tokio::test]
+async fn config_is_saved_in_the_xdg_config_dir_readable_only_by_the_user() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let ana = Peer::new("ana", &url);
+    ana.register().await;
+
+    let path = ana.config_file();
+    assert_eq!(mode_of(&path), 0o600, "{} mode", path.display());
+    let text = std::fs::read_to_string(&path).expect("read the config");
+    assert_eq!(
+        toml_string(&text, "server").as_deref(),
+        Some(url.as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        toml_string(&text, "handle").as_deref(),
+        Some("ana"),
+        "{text}"
+    );
+    let token = toml_string(&text, "token").unwrap_or_else(|| panic!("no token in {text}"));
+    assert!(
+        !ana.home().join(".config").exists(),
+        "XDG_CONFIG_HOME wins over HOME"
+    );
+
+    // The saved token is a real one.
+    let mut rpc = server.connect().await;
+    let who = rpc
+        .ok::<m::AuthToken>(m::TokenLogin {
+            token: token.clone(),
+        })
+        .await;
+    assert_eq!(who.handle, "ana");
+
+    // Without XDG_CONFIG_HOME: $HOME/.config.
+    let ben = Peer::new("ben", &url);
+    ben.cmd(&["register", "ben"])
+        .env_remove("XDG_CONFIG_HOME")
+        .run()
+        .await
+        .success();
+    let home_config = ben.home().join(".config/circles/config.toml");
+    assert_eq!(mode_of(&home_config), 0o600);
+    let text = std::fs::read_to_string(&home_config).expect("read");
+    assert_eq!(toml_string(&text, "handle").as_deref(), Some("ben"));
+    assert!(!ben.config_file().exists());
+
+    // An older, wider file is narrowed when written.
+    let cy = Peer::new("cy", &url);
+    cy.register().await;
+    let cy_path = cy.config_file();
+    std::fs::set_permissions(&cy_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    assert_eq!(cy.ok(&["login", "cy"]).await, "Signed in as cy.\n");
+    assert_eq!(mode_of(&cy_path), 0o600);
+
+    // logout: the token is forgotten here and revoked there.
+    assert_eq!(ana.ok(&["logout"]).await, "Signed out.\n");
+    assert_eq!(mode_of(&path), 0o600);
+    let text = std::fs::read_to_string(&path).expect("read the config");
+    assert_eq!(toml_string(&text, "token"), None, "{text}");
+    assert_eq!(toml_string(&text, "server").as_deref(), Some(url.as_str()));
+    assert_eq!(toml_string(&text, "handle").as_deref(), Some("ana"));
+    ana.run(&["list"]).await.fails_with(4, &not_signed_in(&url));
+    let mut rpc = server.connect().await;
+    let err = rpc.err::<m::AuthToken>(m::TokenLogin { token }).await;
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+}
+
+/// Scripts give the password in CIRCLES_PASSWORD; each login gets a new token.
+#[tokio::test]
+async fn circles_password_signs_scripts_in() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let mut ana = Peer::new("ana", &url);
+    ana.password = Some("scripted password 1".into());
+    ana.register().await;
+    let first = toml_string(
+        &std::fs::read_to_string(ana.config_file()).expect("read"),
+        "token",
+    );
+
+    // The account really has that password.
+    let rpc = Client::login(server.addr, "ana", "scripted password 1").await;
+    assert_eq!(rpc.handle, "ana");
+
+    let out = ana
+        .cmd(&["login", "ana"])
+        .env("CIRCLES_PASSWORD", "scripted password 1")
+        .run()
+        .await;
+    assert_eq!(out.success(), "Signed in as ana.\n");
+    let second = toml_string(
+        &std::fs::read_to_string(ana.config_file()).expect("read"),
+        "token",
+    );
+    assert!(second.is_some() && second != first, "a new token is saved");
+    ana.ok(&["list"]).await;
+
+    ana.cmd(&["login", "ana"])
+        .env("CIRCLES_PASSWORD", "scripted password 2")
+        .run()
+        .await
+        .fails_with(4, "wrong handle or password");
+}
+
+/// The server comes from --server, else CIRCLES_SERVER, else the saved one;
+/// a saved token only counts for the server it came from.
+#[tokio::test]
+async fn server_flag_beats_circles_server_beats_the_saved_server() {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (a_url, b_url) = (a.url(), b.url());
+    let ana = Peer::new("ana", &a_url);
+    ana.register().await;
+
+    // Neither flag nor variable: the saved server.
+    let saved = ana
+        .cmd(&["--json", "list"])
+        .server(ServerArg::Saved)
+        .run()
+        .await;
+    assert_eq!(saved.json()["circles"], json!([]));
+    ana.cmd(&["create", "only-a", "--name", "A"])
+        .server(ServerArg::Saved)
+        .run()
+        .await
+        .success();
+    let mut on_a = Client::login(a.addr, "ana", PASSWORD).await;
+    assert!(
+        on_a.listed("only-a").await.is_some(),
+        "created on the saved server"
+    );
+
+    // CIRCLES_SERVER names another server: not signed in there.
+    ana.cmd(&["list"])
+        .server(ServerArg::Env(b_url.clone()))
+        .run()
+        .await
+        .fails_with(4, &not_signed_in(&b_url));
+    ana.cmd(&["register", "ana"])
+        .server(ServerArg::Env(b_url.clone()))
+        .run()
+        .await
+        .success();
+    let text = std::fs::read_to_string(ana.config_file()).expect("read");
+    assert_eq!(
+        toml_string(&text, "server").as_deref(),
+        Some(b_url.as_str())
+    );
+    ana.cmd(&["create", "only-b", "--name", "B"])
+        .server(ServerArg::Env(b_url.clone()))
+        .run()
+        .await
+        .success();
+    let list = ana
+        .cmd(&["--json", "list"])
+        .server(ServerArg::Saved)
+        .run()
+        .await
+        .json();
+    assert_eq!(
+        list["circles"][0]["slug"], "only-b",
+        "the saved server is now b: {list}"
+    );
+
+    // --server beats CIRCLES_SERVER.
+    ana.cmd(&["list"])
+        .server(ServerArg::Flag(a_url.clone()))
+        .env("CIRCLES_SERVER", &b_url)
+        .run()
+        .await
+        .fails_with(4, &not_signed_in(&a_url));
+    let list = ana
+        .cmd(&["--json", "list"])
+        .server(ServerArg::Flag(b_url.clone()))
+        .env("CIRCLES_SERVER", &a_url)
+        .run()
+        .await
+        .json();
+    assert_eq!(list["circles"][0]["slug"], "only-b");
+}
+
+/// `host:port`, `ws://host:port` and `http://host:port/` all mean
+/// `ws://host:port/v1/ws`; a URL with a path keeps it.
+#[tokio::test]
+async fn a_server_url_without_a_path_gets_v1_ws() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let full = format!("ws://{addr}/v1/ws");
+    let ana = Peer::new("ana", &format!("ws://{addr}"));
+    ana.register().await;
+    let text = std::fs::read_to_string(ana.config_file()).expect("read");
+    assert_eq!(toml_string(&text, "server").as_deref(), Some(full.as_str()));
+
+    for server_arg in [
+        ServerArg::Flag(addr.to_string()),
+        ServerArg::Flag(format!("http://{addr}/")),
+        ServerArg::Flag(full.clone()),
+        ServerArg::Env(format!("ws://{addr}")),
+        ServerArg::Saved,
+    ] {
+        let out = ana
+            .cmd(&["--json", "list"])
+            .server(server_arg.clone())
+            .run()
+            .await;
+        assert_eq!(out.json()["circles"], json!([]), "with {server_arg:?}");
+    }
+
+    // The URL in messages is the full one.
+    let closed = closed_addr();
+    Peer::new("ben", &closed.to_string())
+        .run(&["register", "ben"])
+        .await
+        .fails_with(3, &unreachable(&format!("ws://{closed}/v1/ws")));
+
+    // A path is kept: a wrong one is not the WebSocket endpoint.
+    let out = Peer::new("ben", &format!("ws://{addr}/nope"))
+        .run(&["register", "ben"])
+        .await;
+    let message = out.failure(3);
+    assert!(
+        message.starts_with(&format!(
+            "cannot reach the server at ws://{addr}/nope: HTTP "
+        )),
+        "{out:#?}"
+    );
+}
+
+/// `circles completions bash|zsh|fish` prints a completion script naming
+/// every subcommand; no server needed.
+#[tokio::test]
+async fn completions_for_bash_zsh_and_fish() {
+    let nowhere = format!("ws://{}/v1/ws", closed_addr());
+    let peer = Peer::new("ana", &nowhere);
+    let subcommands = [
+        "register",
+        "login",
+        "logout",
+        "list",
+        "create",
+        "join",
+        "leave",
+        "invite",
+        "members",
+        "problem",
+        "critique",
+        "note",
+        "resolve",
+        "metoo",
+        "edit",
+        "retract",
+        "problems",
+        "show",
+        "history",
+        "tail",
+        "tui",
+        "completions",
+    ];
+    for (shell, marker) in [
+        ("bash", "complete -F _circles"),
+        ("zsh", "#compdef circles"),
+        ("fish", "complete -c circles"),
+    ] {
+        let out = peer.run(&["completions", shell]).await;
+        let script = out.success();
+        assert_eq!(out.stderr, "", "{shell}: {out:#?}");
+        assert!(script.contains(marker), "{shell} script lacks {marker:?}");
+        for sub in subcommands {
+            assert!(script.contains(sub), "{shell} script lacks {sub}");
+        }
+        for flag in ["server", "json", "invite", "helpful", "since"] {
+            let flag = if shell == "fish" {
+                format!("-l {flag}")
+            } else {
+                format!("--{flag}")
+            };
+            assert!(script.contains(&flag), "{shell} script lacks {flag}");
+        }
+    }
+    // The bash script is valid bash.
+    let out = peer.run(&["completions", "bash"]).await;
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg("-c")
+        .arg(out.success())
+        .status();
+    if let Ok(status) = checked {
+        assert!(status.success(), "bash -n rejects the completion script");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// tail
+
+/// Reads `tail` lines until the event with seq `last`; returns each line's seq.
+async fn tail_json_until(tail: &mut Tail, last: u64, bodies: &mut Vec<(u64, String)>) {
+    loop {
+        let event = tail.next_json(&format!("the event with seq {last}")).await;
+        let seq = event["seq"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("a tail line without seq: {event}"));
+        let body = match event["kind"].as_str() {
+            Some("note") => str_of(&event["body"], "note body").to_owned(),
+            Some(kind) => kind.to_owned(),
+            None => panic!("a tail line without kind: {event}"),
+        };
+        bodies.push((seq, body));
+        if seq >= last {
+            return;
+        }
+    }
+}
+
+async fn tail_text_until(tail: &mut Tail, last: u64, seqs: &mut Vec<u64>) {
+    loop {
+        let line = tail.next_line(&format!("the event with seq {last}")).await;
+        let seq = line
+            .strip_prefix('#')
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("a tail line without #SEQ: {line:?}"));
+        seqs.push(seq);
+        if seq >= last {
+            return;
+        }
+    }
+}
+
+/// `circles tail` follows a circle while the server restarts twice (SIGTERM,
+/// then kill -9) on the same port and data: it reconnects by itself and every
+/// event appears exactly once, in order, both as text and as `--json`,
+/// including the events posted while it was reconnecting.
+#[tokio::test]
+async fn tail_prints_every_event_exactly_once_across_server_restarts() {
+    let dir = tempfile::Builder::new()
+        .prefix("circles-cli-tail-")
+        .tempdir()
+        .expect("temp data dir");
+    let server = ServerProcess::spawn(dir.path()).await;
+    let addr = server.addr;
+    let url = format!("ws://{addr}/v1/ws");
+
+    let ana = Peer::new("ana", &url);
+    ana.register().await;
+    ana.ok(&["create", "live", "--name", "Live"]).await; // seq 1
+    let mut bea = Client::register(addr, "bea").await;
+    bea.join("live").await; // seq 2
+    bea.note("live", "before 1").await; // seq 3
+
+    let mut json_tail = ana.spawn(&["--json", "tail", "live", "--since", "0"]).await;
+    let mut text_tail = ana.spawn(&["tail", "live", "--since", "0"]).await;
+    let mut seen = Vec::new();
+    let mut text_seqs = Vec::new();
+    tail_json_until(&mut json_tail, 3, &mut seen).await;
+    tail_text_until(&mut text_tail, 3, &mut text_seqs).await;
+    // Live, while both follow.
+    bea.note("live", "before 2").await; // seq 4
+    tail_json_until(&mut json_tail, 4, &mut seen).await;
+    tail_text_until(&mut text_tail, 4, &mut text_seqs).await;
+
+    // Restart 1: SIGTERM, then the same port and data dir.
+    let status = server.terminate().await;
+    assert!(status.success(), "the server exits 0 on SIGTERM: {status}");
+    let server = spawn_server_at(addr, dir.path()).await;
+    // Posted at once, most likely before the tails are back: they resume by seq.
+    let mut bea = Client::login(addr, "bea", PASSWORD).await;
+    for i in 1..=3 {
+        bea.note("live", &format!("after sigterm {i}")).await; // seq 5..=7
+    }
+    tail_json_until(&mut json_tail, 7, &mut seen).await;
+    tail_text_until(&mut text_tail, 7, &mut text_seqs).await;
+    bea.note("live", "live again").await; // seq 8
+    tail_json_until(&mut json_tail, 8, &mut seen).await;
+    tail_text_until(&mut text_tail, 8, &mut text_seqs).await;
+
+    // Restart 2: kill -9.
+    server.kill().await;
+    let server = spawn_server_at(addr, dir.path()).await;
+    let mut bea = Client::login(addr, "bea", PASSWORD).await;
+    for i in 1..=2 {
+        bea.note("live", &format!("after kill {i}")).await; // seq 9..=10
+    }
+    tail_json_until(&mut json_tail, 10, &mut seen).await;
+    tail_text_until(&mut text_tail, 10, &mut text_seqs).await;
+    // A last one: any repeat of an earlier event would come before it.
+    bea.note("live", "the end").await; // seq 11
+    tail_json_until(&mut json_tail, 11, &mut seen).await;
+    tail_text_until(&mut text_tail, 11, &mut text_seqs).await;
+
+    let want: Vec<(u64, String)> = [
+        "join",
+        "join",
+        "before 1",
+        "before 2",
+        "after sigterm 1",
+        "after sigterm 2",
+        "after sigterm 3",
+        "live again",
+        "after kill 1",
+        "after kill 2",
+        "the end",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, body)| (i as u64 + 1, (*body).to_owned()))
+    .collect();
+    assert_eq!(seen, want, "--json tail: every event once, in order");
+    assert_eq!(
+        text_seqs,
+        (1..=11).collect::<Vec<u64>>(),
+        "text tail: every event once, in order"
+    );
+    assert!(json_tail.ready_lines().is_empty());
+    assert!(text_tail.ready_lines().is_empty());
+
+    // Both still follow, and said on stderr that they reconnected.
+    for tail in [&mut json_tail, &mut text_tail] {
+        assert!(tail.exited().is_none(), "`{}` stopped", tail.command);
+        let stderr = tail.stderr();
+        assert!(
+            stderr.contains("reconnecting") || stderr.contains("retrying"),
+            "`{}` says it reconnects: {stderr:?}",
+            tail.command
+        );
+        for line in stderr.lines() {
+            assert!(line.starts_with("circles: "), "stderr line {line:?}");
+        }
+    }
+    json_tail.stop().await;
+    text_tail.stop().await;
+    drop(server);
+}
+
+/// `circles tail` of a circle that does not exist fails at once (1) rather
+/// than retrying forever.
+#[tokio::test]
+async fn tail_of_an_unknown_circle_fails() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    ana.register().await;
+    ana.run(&["tail", "nosuch"])
+        .await
+        .fails_with(1, &unknown_circle("nosuch"));
+}
