@@ -239,7 +239,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             body,
             tags,
         } => {
-            let body = body_input(body, false, "problem")?;
+            let body = body_input(body, false, "problem").await?;
             let connection = ctx.signed_in().await?;
             let tags = (!tags.is_empty()).then_some(tags);
             let params = m::NewProblem {
@@ -257,7 +257,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         } => {
             let connection = ctx.signed_in().await?;
             let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
-            let body = body_input(body, true, "critique")?;
+            let body = body_input(body, true, "critique").await?;
             let params = m::NewCritique {
                 circle: slug,
                 problem,
@@ -316,7 +316,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             let post = resolve(&connection.caller(), &slug, &post, PostKind::Any).await?;
             let body = match (&body, &title) {
                 (None, Some(_)) => None, // only the title changes
-                _ => Some(body_input(body, false, "post")?),
+                _ => Some(body_input(body, false, "post").await?),
             };
             let params = m::EditPost {
                 circle: slug,
@@ -436,7 +436,7 @@ fn password(handle: &str, new: bool) -> CliResult<String> {
 }
 
 /// A post's text: `--body`, else stdin when piped, else `$EDITOR`.
-fn body_input(given: Option<String>, required: bool, what: &str) -> CliResult<String> {
+async fn body_input(given: Option<String>, required: bool, what: &str) -> CliResult<String> {
     let body = match given {
         Some(body) => body,
         None if !std::io::stdin().is_terminal() => {
@@ -446,7 +446,7 @@ fn body_input(given: Option<String>, required: bool, what: &str) -> CliResult<St
                 .map_err(|e| CliError::Local(format!("cannot read stdin: {e}")))?;
             text
         }
-        None => edit_in_editor(what)?,
+        None => crate::editor::edit("").await.map_err(CliError::Local)?,
     };
     let body = body.trim_end().to_owned();
     if required && body.trim().is_empty() {
@@ -455,28 +455,4 @@ fn body_input(given: Option<String>, required: bool, what: &str) -> CliResult<St
         )));
     }
     Ok(body)
-}
-
-fn edit_in_editor(what: &str) -> CliResult<String> {
-    let editor = std::env::var("VISUAL")
-        .or_else(|_| std::env::var("EDITOR"))
-        .unwrap_or_else(|_| "vi".into());
-    let path = std::env::temp_dir().join(format!("circles-{what}-{}.md", std::process::id()));
-    std::fs::write(&path, "")
-        .map_err(|e| CliError::Local(format!("cannot create {}: {e}", path.display())))?;
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&path)
-        .status()
-        .map_err(|e| CliError::Local(format!("cannot start the editor {editor:?}: {e}")))?;
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let _ = std::fs::remove_file(&path);
-    if !status.success() {
-        return Err(CliError::Local(format!(
-            "the editor {editor:?} failed; nothing was posted"
-        )));
-    }
-    Ok(text)
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`client`]: a connection to the server (typed calls, notifications).
 //! - [`config`]: the saved server URL and token.
+//! - [`editor`]: long texts in `$EDITOR`.
 //! - [`cli`] and [`commands`]: the command line and what each command does.
 //! - [`follow`]: following a circle across reconnects (`circles tail`).
 //! - [`ids`]: short post ids and unique prefixes.
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod editor;
 pub mod error;
 pub mod follow;
 pub mod ids;

@@ -1,0 +1,1354 @@
+//! The full-screen client's state and how it changes: [`App::handle_event`]
+//! takes a key, a message from the network or a tick, updates the state and
+//! returns the [`Action`]s to carry out. No I/O happens here, so everything
+//! is testable without a terminal or a server.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use circles_protocol::model::{CircleInfo, Member};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use uuid::Uuid;
+
+use super::compose::{Compose, ComposeKind};
+use super::net::{NetMsg, Post, Request};
+use super::timeline::{Applied, Entry, ProblemView, Status, Timeline};
+use crate::client::Notice;
+
+/// How long a message stays in the status bar, in ticks (seconds).
+const FLASH_TICKS: u64 = 6;
+/// Entries moved by PageUp / PageDown.
+const PAGE: isize = 5;
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Key(KeyEvent),
+    Paste(String),
+    Net(NetMsg),
+    /// Once a second: sends read markers, ages messages.
+    Tick,
+    /// The text back from `$EDITOR`, or why it failed.
+    Edited(Result<String, String>),
+}
+
+/// What the app asks the outside world to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Net(Request),
+    /// Suspend the screen and edit this text in `$EDITOR`.
+    OpenEditor(String),
+    Quit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Circles,
+    Timeline,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnState {
+    Connecting,
+    Connected,
+    Reconnecting {
+        reason: String,
+        retry_in: Duration,
+        since: Instant,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overlay {
+    /// The key list, scrolled down this many lines.
+    Help {
+        scroll: usize,
+    },
+    Thread(ThreadView),
+}
+
+/// A problem's thread, open over the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThreadView {
+    pub problem: Uuid,
+    /// The selected critique (an index among the live ones), if any.
+    pub selected: Option<usize>,
+    /// Critiques marked as helpful, for resolving.
+    pub helpful: Vec<Uuid>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+    until: u64,
+}
+
+/// One circle as the client knows it.
+#[derive(Clone, Debug)]
+pub struct CircleState {
+    pub info: CircleInfo,
+    pub timeline: Timeline,
+    /// History has been loaded into the timeline.
+    pub loaded: bool,
+    /// The connection generation this circle was last (re)subscribed on.
+    following: u64,
+    /// Waiting for a resubscription after a gap.
+    resyncing: bool,
+    /// My read marker, as far as this client knows.
+    pub read: u64,
+    /// The marker the server has been told.
+    read_sent: u64,
+    /// Events after this seq were not seen before the circle was opened.
+    pub seen_upto: u64,
+    pub online: BTreeSet<String>,
+    /// The selected entry; `None` follows the newest.
+    pub selected: Option<Uuid>,
+}
+
+impl CircleState {
+    fn new(info: CircleInfo) -> CircleState {
+        CircleState {
+            read: info.read,
+            read_sent: info.read,
+            seen_upto: info.read,
+            info,
+            timeline: Timeline::default(),
+            loaded: false,
+            following: 0,
+            resyncing: false,
+            online: BTreeSet::new(),
+            selected: None,
+        }
+    }
+
+    pub fn slug(&self) -> &str {
+        &self.info.slug
+    }
+
+    pub fn is_member(&self) -> bool {
+        self.info.role.is_some()
+    }
+
+    /// The latest seq known.
+    pub fn head(&self) -> u64 {
+        self.info.head.max(self.timeline.last_seq)
+    }
+
+    pub fn unread(&self) -> u64 {
+        if self.is_member() {
+            self.head().saturating_sub(self.read)
+        } else {
+            0
+        }
+    }
+
+    /// Ids of the entries the cursor stops on, in order.
+    fn selectable(&self) -> Vec<Uuid> {
+        self.timeline
+            .entries
+            .iter()
+            .filter(|e| e.selectable())
+            .map(Entry::id)
+            .collect()
+    }
+
+    /// The selected entry's id: the chosen one, else the newest.
+    pub fn selected_id(&self) -> Option<Uuid> {
+        let ids = self.selectable();
+        match self.selected {
+            Some(id) if ids.contains(&id) => Some(id),
+            _ => ids.last().copied(),
+        }
+    }
+
+    pub fn selected_problem(&self) -> Option<&ProblemView> {
+        let id = self.selected_id()?;
+        self.timeline.problem(&id)
+    }
+}
+
+/// The whole client state.
+#[derive(Debug)]
+pub struct App {
+    pub server: String,
+    pub me: String,
+    pub conn: ConnState,
+    /// My circles (by slug), then the public ones I have not joined.
+    pub circles: Vec<CircleState>,
+    pub selected_circle: usize,
+    pub focus: Focus,
+    pub compose: Option<Compose>,
+    pub overlay: Option<Overlay>,
+    pub flash: Option<Flash>,
+    /// Set when the app must end with this sign-in error.
+    pub signed_out: Option<String>,
+    /// Whether a circle list has arrived yet.
+    pub listed: bool,
+    ticks: u64,
+    /// Counts connections, so each circle is followed once per connection.
+    generation: u64,
+}
+
+impl App {
+    pub fn new(server: &str, me: &str) -> App {
+        App {
+            server: server.to_owned(),
+            me: me.to_owned(),
+            conn: ConnState::Connecting,
+            circles: Vec::new(),
+            selected_circle: 0,
+            focus: Focus::Timeline,
+            compose: None,
+            overlay: None,
+            flash: None,
+            signed_out: None,
+            listed: false,
+            ticks: 0,
+            generation: 0,
+        }
+    }
+
+    pub fn circle(&self) -> Option<&CircleState> {
+        self.circles.get(self.selected_circle)
+    }
+
+    fn circle_mut(&mut self) -> Option<&mut CircleState> {
+        self.circles.get_mut(self.selected_circle)
+    }
+
+    fn circle_by_slug(&mut self, slug: &str) -> Option<&mut CircleState> {
+        self.circles.iter_mut().find(|c| c.info.slug == slug)
+    }
+
+    pub fn handle_event(&mut self, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Key(key) => self.on_key(key, &mut out),
+            Event::Paste(text) => {
+                if let Some(compose) = &mut self.compose {
+                    compose.insert_str(&text);
+                }
+            }
+            Event::Net(msg) => self.on_net(msg, &mut out),
+            Event::Tick => self.on_tick(&mut out),
+            Event::Edited(Ok(text)) => {
+                if let Some(compose) = self.compose.take() {
+                    self.compose = Some(compose.with_text(text.trim_end()));
+                }
+            }
+            Event::Edited(Err(message)) => self.error(message),
+        }
+        out
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error: false,
+            until: self.ticks + FLASH_TICKS,
+        });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error: true,
+            until: self.ticks + FLASH_TICKS,
+        });
+    }
+
+    // ----- the network -----
+
+    fn on_net(&mut self, msg: NetMsg, out: &mut Vec<Action>) {
+        match msg {
+            NetMsg::Connecting => {
+                if !matches!(self.conn, ConnState::Reconnecting { .. }) {
+                    self.conn = ConnState::Connecting;
+                }
+            }
+            NetMsg::Connected { handle } => {
+                self.conn = ConnState::Connected;
+                self.me = handle;
+                self.generation += 1;
+            }
+            NetMsg::Disconnected { reason, retry_in } => {
+                self.conn = ConnState::Reconnecting {
+                    reason,
+                    retry_in,
+                    since: Instant::now(),
+                };
+            }
+            NetMsg::SignedOut(message) => {
+                self.signed_out = Some(message);
+                out.push(Action::Quit);
+            }
+            NetMsg::Circles(list) => self.set_circles(list, out),
+            NetMsg::History { circle, events } => {
+                let me = self.me.clone();
+                if let Some(c) = self.circle_by_slug(&circle) {
+                    c.timeline.load_page(&events, &me, c.read);
+                    c.loaded = true;
+                    c.resyncing = false;
+                }
+                self.view_selected();
+            }
+            NetMsg::Members { circle, members } => {
+                if let Some(c) = self.circle_by_slug(&circle) {
+                    c.online = members
+                        .iter()
+                        .filter(|m| m.online)
+                        .map(|m: &Member| m.handle.clone())
+                        .collect();
+                }
+            }
+            NetMsg::Joined(info) => {
+                let slug = info.slug.clone();
+                self.say(format!("You joined {slug}."));
+                self.upsert(info);
+                if let Some(index) = self.circles.iter().position(|c| c.slug() == slug) {
+                    self.select_circle(index);
+                }
+                self.follow_circles(out);
+            }
+            NetMsg::Notice(Notice::Event(notice)) => self.on_event(notice, out),
+            NetMsg::Notice(Notice::Presence(p)) => {
+                if let Some(c) = self.circle_by_slug(&p.circle) {
+                    if p.online {
+                        c.online.insert(p.handle);
+                    } else {
+                        c.online.remove(&p.handle);
+                    }
+                }
+            }
+            NetMsg::Posted(post) => match post {
+                Post::Resolve { .. } => {
+                    self.overlay = None;
+                    self.say("Resolved: thank you for closing the loop.");
+                }
+                Post::Metoo { .. } => self.say("Noted: you have this problem too."),
+                post => {
+                    let noun = post.noun();
+                    self.say(format!("Your {noun} is posted."));
+                }
+            },
+            NetMsg::Failed { message, post } => {
+                if let (None, Some(post)) = (&self.compose, post) {
+                    self.compose = restore_compose(post);
+                }
+                self.error(message);
+            }
+        }
+    }
+
+    /// A new circle list: keeps what is known of each circle, follows the
+    /// ones not followed on this connection yet.
+    fn set_circles(&mut self, list: Vec<CircleInfo>, out: &mut Vec<Action>) {
+        let selected = self.circle().map(|c| c.info.slug.clone());
+        let first = !self.listed;
+        self.listed = true;
+        let mut old = std::mem::take(&mut self.circles);
+        for info in list {
+            match old.iter().position(|c| c.info.slug == info.slug) {
+                Some(index) => {
+                    let mut c = old.swap_remove(index);
+                    c.read = c.read.max(info.read);
+                    c.read_sent = info.read;
+                    if info.role.is_none() {
+                        c.following = 0;
+                        c.loaded = false;
+                        c.timeline = Timeline::default();
+                    }
+                    c.info = info;
+                    self.circles.push(c);
+                }
+                None => self.circles.push(CircleState::new(info)),
+            }
+        }
+        self.sort_circles();
+        self.selected_circle = selected
+            .and_then(|slug| self.circles.iter().position(|c| c.info.slug == slug))
+            .unwrap_or(0);
+        if first {
+            self.focus = if self.circles.is_empty() {
+                Focus::Circles
+            } else {
+                Focus::Timeline
+            };
+        }
+        self.follow_circles(out);
+        self.view_selected();
+    }
+
+    fn upsert(&mut self, info: CircleInfo) {
+        match self.circle_by_slug(&info.slug) {
+            Some(c) => {
+                c.read = c.read.max(info.read);
+                c.read_sent = c.read_sent.max(info.read);
+                c.info = info;
+            }
+            None => self.circles.push(CircleState::new(info)),
+        }
+        self.sort_circles();
+    }
+
+    /// Mine first, then the others; each by slug.
+    fn sort_circles(&mut self) {
+        let selected = self.circle().map(|c| c.info.slug.clone());
+        self.circles
+            .sort_by(|a, b| (!a.is_member(), a.slug()).cmp(&(!b.is_member(), b.slug())));
+        if let Some(slug) = selected {
+            if let Some(index) = self.circles.iter().position(|c| c.info.slug == slug) {
+                self.selected_circle = index;
+            }
+        }
+    }
+
+    /// Loads or resubscribes each of my circles not yet followed on this
+    /// connection: from the last seq applied, so nothing is missed or repeated.
+    fn follow_circles(&mut self, out: &mut Vec<Action>) {
+        if self.conn != ConnState::Connected {
+            return;
+        }
+        let generation = self.generation;
+        for c in self.circles.iter_mut().filter(|c| c.is_member()) {
+            if c.following == generation {
+                continue;
+            }
+            c.following = generation;
+            c.resyncing = false;
+            let circle = c.info.slug.clone();
+            out.push(Action::Net(if c.loaded {
+                Request::Subscribe {
+                    circle,
+                    since: c.timeline.last_seq,
+                }
+            } else {
+                Request::Load { circle }
+            }));
+        }
+    }
+
+    fn on_event(&mut self, notice: circles_protocol::notify::EventNotice, out: &mut Vec<Action>) {
+        let me = self.me.clone();
+        let Some(index) = self
+            .circles
+            .iter()
+            .position(|c| c.info.slug == notice.circle)
+        else {
+            return;
+        };
+        let c = &mut self.circles[index];
+        let event = notice.event;
+        let applied = c.timeline.apply(&event, &me, c.read);
+        match applied {
+            Applied::Duplicate => return,
+            Applied::Gap { last } => {
+                if !c.resyncing {
+                    c.resyncing = true;
+                    out.push(Action::Net(Request::Subscribe {
+                        circle: notice.circle,
+                        since: last,
+                    }));
+                }
+                return;
+            }
+            Applied::Done | Applied::CritiqueOnMine { .. } => c.resyncing = false,
+        }
+        if event.author == me {
+            c.read = c.read.max(event.seq);
+        }
+        let about_me = match &event.body {
+            circles_protocol::EventBody::Leave {} => event.author == me,
+            circles_protocol::EventBody::Remove { member, .. } => *member == me,
+            _ => false,
+        };
+        if about_me {
+            out.push(Action::Net(Request::ListCircles));
+        }
+        if let Applied::CritiqueOnMine { by, title } = applied {
+            self.say(format!(
+                "{by} critiqued your problem “{title}” in {}",
+                notice.circle
+            ));
+        }
+        if index == self.selected_circle {
+            self.view_selected();
+        }
+    }
+
+    /// The selected circle is on screen: everything in it is read.
+    fn view_selected(&mut self) {
+        if let Some(c) = self.circle_mut() {
+            if c.is_member() {
+                c.read = c.read.max(c.head());
+            }
+        }
+    }
+
+    fn select_circle(&mut self, index: usize) {
+        if index >= self.circles.len() || index == self.selected_circle {
+            return;
+        }
+        self.selected_circle = index;
+        self.overlay = None;
+        if let Some(c) = self.circle_mut() {
+            c.seen_upto = c.read;
+        }
+        self.view_selected();
+    }
+
+    fn on_tick(&mut self, out: &mut Vec<Action>) {
+        self.ticks += 1;
+        if self.flash.as_ref().is_some_and(|f| f.until <= self.ticks) {
+            self.flash = None;
+        }
+        self.send_read_markers(out);
+    }
+
+    /// Read markers that moved since they were last sent.
+    fn send_read_markers(&mut self, out: &mut Vec<Action>) {
+        if self.conn != ConnState::Connected {
+            return;
+        }
+        for c in self.circles.iter_mut().filter(|c| c.is_member()) {
+            if c.read > c.read_sent {
+                c.read_sent = c.read;
+                out.push(Action::Net(Request::MarkRead {
+                    circle: c.info.slug.clone(),
+                    seq: c.read,
+                }));
+            }
+        }
+    }
+
+    // ----- keys -----
+
+    fn on_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return self.quit(out);
+        }
+        if self.compose.is_some() {
+            self.compose_key(key, out);
+            return;
+        }
+        match &mut self.overlay {
+            Some(Overlay::Help { scroll }) => {
+                match key.code {
+                    KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => {
+                        *scroll = (*scroll + 1).min(super::keys::HELP.len())
+                    }
+                    KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
+                        *scroll = scroll.saturating_sub(1)
+                    }
+                    _ => self.overlay = None,
+                }
+                return;
+            }
+            Some(Overlay::Thread(_)) => {
+                self.thread_key(key, out);
+                return;
+            }
+            None => {}
+        }
+        match key.code {
+            KeyCode::Char('q') => self.quit(out),
+            KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            KeyCode::Tab | KeyCode::BackTab => {
+                self.focus = match self.focus {
+                    Focus::Circles => Focus::Timeline,
+                    Focus::Timeline => Focus::Circles,
+                }
+            }
+            KeyCode::Left | KeyCode::Char('h') => self.focus = Focus::Circles,
+            KeyCode::Right | KeyCode::Char('l') => self.focus = Focus::Timeline,
+            KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
+            KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
+            KeyCode::PageDown => self.move_by(PAGE),
+            KeyCode::PageUp => self.move_by(-PAGE),
+            KeyCode::Home | KeyCode::Char('g') => self.move_by(isize::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') => self.move_by(isize::MAX / 2),
+            KeyCode::Char('[') => self.select_circle(self.selected_circle.saturating_sub(1)),
+            KeyCode::Char(']') => self.select_circle(self.selected_circle + 1),
+            KeyCode::Char('n') | KeyCode::Char('i') => self.start_compose(ComposeKind::Note),
+            KeyCode::Char('p') => self.start_compose(ComposeKind::ProblemTitle),
+            KeyCode::Char('c') => self.start_critique(),
+            KeyCode::Char('m') => self.metoo(out),
+            KeyCode::Char('r') => self.start_resolve(),
+            KeyCode::Char('J') => self.join(out),
+            KeyCode::Enter | KeyCode::Char('o') => match self.focus {
+                Focus::Circles => self.focus = Focus::Timeline,
+                Focus::Timeline => self.open_thread(),
+            },
+            KeyCode::Esc => self.flash = None,
+            _ => {}
+        }
+    }
+
+    fn quit(&mut self, out: &mut Vec<Action>) {
+        self.send_read_markers(out);
+        out.push(Action::Quit);
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        match self.focus {
+            Focus::Circles => {
+                if self.circles.is_empty() {
+                    return;
+                }
+                let last = self.circles.len() - 1;
+                let index = offset(self.selected_circle, delta, last);
+                self.select_circle(index);
+            }
+            Focus::Timeline => {
+                let Some(c) = self.circle_mut() else { return };
+                let ids = c.selectable();
+                let Some(last) = ids.len().checked_sub(1) else {
+                    return;
+                };
+                let current = c
+                    .selected_id()
+                    .and_then(|id| ids.iter().position(|i| *i == id))
+                    .unwrap_or(last);
+                let index = offset(current, delta, last);
+                // The newest entry: follow what comes next.
+                c.selected = (index != last).then(|| ids[index]);
+                let id = ids[index];
+                c.timeline.clear_fresh(&id);
+            }
+        }
+    }
+
+    /// The selected circle, if I can post in it; else says why not.
+    fn postable_circle(&mut self) -> Option<String> {
+        match self.circle() {
+            None => {
+                self.error("no circle yet: `circles create` or `circles join` one first");
+                None
+            }
+            Some(c) if !c.is_member() => {
+                let slug = c.info.slug.clone();
+                self.error(format!("you are not a member of {slug}: press J to join"));
+                None
+            }
+            Some(c) => Some(c.info.slug.clone()),
+        }
+    }
+
+    fn start_compose(&mut self, kind: ComposeKind) {
+        if let Some(circle) = self.postable_circle() {
+            self.compose = Some(Compose::new(kind, &circle));
+        }
+    }
+
+    /// The problem the keys act on: the thread's, else the selected entry.
+    fn target_problem(&mut self) -> Option<(String, ProblemView)> {
+        let circle = self.postable_circle()?;
+        let c = self.circle()?;
+        let problem = match &self.overlay {
+            Some(Overlay::Thread(t)) => c.timeline.problem(&t.problem),
+            _ => c.selected_problem(),
+        };
+        match problem {
+            Some(p) => Some((circle, p.clone())),
+            None => {
+                self.error("select a problem first (j/k to move)");
+                None
+            }
+        }
+    }
+
+    fn start_critique(&mut self) {
+        if let Some((circle, p)) = self.target_problem() {
+            let kind = ComposeKind::Critique {
+                problem: p.id,
+                title: p.title.clone(),
+            };
+            self.compose = Some(Compose::new(kind, &circle));
+            if let Some(c) = self.circle_mut() {
+                c.timeline.clear_fresh(&p.id);
+            }
+        }
+    }
+
+    fn metoo(&mut self, out: &mut Vec<Action>) {
+        if let Some((circle, p)) = self.target_problem() {
+            if p.author == self.me {
+                self.error("that is your own problem");
+            } else if p.metoos.contains(&self.me) {
+                self.say("you already said you have this problem too");
+            } else {
+                out.push(Action::Net(Request::Post(Post::Metoo {
+                    circle,
+                    problem: p.id,
+                })));
+            }
+        }
+    }
+
+    /// `r` opens the thread to mark the critiques that helped, then `r` again resolves.
+    fn start_resolve(&mut self) {
+        let Some((_, p)) = self.target_problem() else {
+            return;
+        };
+        if let Some(message) = self.cannot_resolve(&p) {
+            self.error(message);
+            return;
+        }
+        self.open_thread();
+        self.say("Space marks the critiques that helped; r resolves.");
+    }
+
+    fn cannot_resolve(&self, p: &ProblemView) -> Option<String> {
+        if p.author != self.me {
+            Some(format!("only {} can resolve this problem", p.author))
+        } else if p.status == Status::Resolved {
+            Some("this problem is already resolved".into())
+        } else {
+            None
+        }
+    }
+
+    fn open_thread(&mut self) {
+        let Some(c) = self.circle_mut() else { return };
+        let Some(p) = c.selected_problem() else {
+            if c.selected_id().is_some() {
+                self.error("that is a note: only problems have threads");
+            }
+            return;
+        };
+        let id = p.id;
+        c.timeline.clear_fresh(&id);
+        self.overlay = Some(Overlay::Thread(ThreadView {
+            problem: id,
+            selected: None,
+            helpful: Vec::new(),
+        }));
+    }
+
+    fn join(&mut self, out: &mut Vec<Action>) {
+        match self.circle() {
+            Some(c) if !c.is_member() => {
+                let circle = c.info.slug.clone();
+                out.push(Action::Net(Request::Join { circle }));
+            }
+            Some(c) => {
+                let slug = c.info.slug.clone();
+                self.say(format!("you are already in {slug}"));
+            }
+            None => {}
+        }
+    }
+
+    fn thread_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(Overlay::Thread(mut thread)) = self.overlay.clone() else {
+            return;
+        };
+        let Some(p) = self
+            .circle()
+            .and_then(|c| c.timeline.problem(&thread.problem))
+            .cloned()
+        else {
+            self.overlay = None;
+            return;
+        };
+        let live: Vec<Uuid> = p.live_critiques().map(|c| c.id).collect();
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Left | KeyCode::Char('h') => {
+                self.overlay = None;
+                return;
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                thread.selected = match (thread.selected, live.len()) {
+                    (_, 0) => None,
+                    (None, _) => Some(0),
+                    (Some(i), n) => Some((i + 1).min(n - 1)),
+                }
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                thread.selected = thread.selected.and_then(|i| i.checked_sub(1))
+            }
+            KeyCode::Home | KeyCode::Char('g') => thread.selected = None,
+            KeyCode::End | KeyCode::Char('G') => thread.selected = live.len().checked_sub(1),
+            KeyCode::Char(' ') | KeyCode::Char('x') => {
+                match thread.selected.and_then(|i| live.get(i)).copied() {
+                    None => self.error("select a critique first (j/k)"),
+                    Some(id) => match self.cannot_resolve(&p) {
+                        Some(message) => self.error(message),
+                        None => match thread.helpful.iter().position(|h| *h == id) {
+                            Some(at) => {
+                                thread.helpful.remove(at);
+                            }
+                            None => thread.helpful.push(id),
+                        },
+                    },
+                }
+            }
+            KeyCode::Char('r') => match self.cannot_resolve(&p) {
+                Some(message) => self.error(message),
+                None => {
+                    if let Some(circle) = self.circle().map(|c| c.info.slug.clone()) {
+                        out.push(Action::Net(Request::Post(Post::Resolve {
+                            circle,
+                            problem: p.id,
+                            helpful: thread.helpful.clone(),
+                        })));
+                    }
+                }
+            },
+            KeyCode::Char('c') => return self.start_critique(),
+            KeyCode::Char('m') => return self.metoo(out),
+            KeyCode::Char('?') => {
+                self.overlay = Some(Overlay::Help { scroll: 0 });
+                return;
+            }
+            _ => {}
+        }
+        self.overlay = Some(Overlay::Thread(thread));
+    }
+
+    fn compose_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(compose) = &mut self.compose else {
+            return;
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => self.compose = None,
+            KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
+                compose.insert('\n')
+            }
+            KeyCode::Char('j') if ctrl => compose.insert('\n'),
+            KeyCode::Enter => self.submit(out),
+            KeyCode::Char('e') if ctrl => {
+                if compose.multiline() {
+                    out.push(Action::OpenEditor(compose.text.clone()));
+                } else {
+                    self.error("a title is one line: Enter goes on to the body");
+                }
+            }
+            KeyCode::Char('u') if ctrl => compose.clear(),
+            KeyCode::Char('w') if ctrl => compose.delete_word(),
+            KeyCode::Char('a') if ctrl => compose.home(),
+            KeyCode::Backspace => compose.backspace(),
+            KeyCode::Delete => compose.delete(),
+            KeyCode::Left => compose.left(),
+            KeyCode::Right => compose.right(),
+            KeyCode::Home => compose.home(),
+            KeyCode::End => compose.end(),
+            KeyCode::Char(c) if !ctrl && !alt => compose.insert(c),
+            _ => {}
+        }
+    }
+
+    fn submit(&mut self, out: &mut Vec<Action>) {
+        let Some(compose) = self.compose.take() else {
+            return;
+        };
+        let text = compose.text.trim().to_owned();
+        let circle = compose.circle.clone();
+        let post = match &compose.kind {
+            ComposeKind::ProblemTitle => {
+                if text.is_empty() {
+                    self.compose = Some(compose);
+                    self.error("a problem needs a title");
+                } else {
+                    let kind = ComposeKind::ProblemBody { title: text };
+                    self.compose = Some(Compose::new(kind, &circle));
+                }
+                return;
+            }
+            ComposeKind::ProblemBody { title } => Post::Problem {
+                circle,
+                title: title.clone(),
+                body: text,
+            },
+            _ if text.is_empty() => {
+                self.compose = Some(compose);
+                self.error("nothing to send yet (Esc cancels)");
+                return;
+            }
+            ComposeKind::Note => Post::Note { circle, body: text },
+            ComposeKind::Critique { problem, title } => Post::Critique {
+                circle,
+                problem: *problem,
+                title: title.clone(),
+                body: text,
+            },
+        };
+        out.push(Action::Net(Request::Post(post)));
+    }
+}
+
+/// `index + delta`, kept within `0..=last`.
+fn offset(index: usize, delta: isize, last: usize) -> usize {
+    index.saturating_add_signed(delta).min(last)
+}
+
+/// A post that failed goes back to the compose line, to retry or copy.
+fn restore_compose(post: Post) -> Option<Compose> {
+    let (kind, circle, text) = match post {
+        Post::Note { circle, body } => (ComposeKind::Note, circle, body),
+        Post::Problem {
+            circle,
+            title,
+            body,
+        } => (ComposeKind::ProblemBody { title }, circle, body),
+        Post::Critique {
+            circle,
+            problem,
+            title,
+            body,
+        } => (ComposeKind::Critique { problem, title }, circle, body),
+        Post::Metoo { .. } | Post::Resolve { .. } => return None,
+    };
+    Some(Compose::new(kind, &circle).with_text(&text))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::tui::timeline::tests::{critique, id, join, note, problem};
+    use circles_protocol::Event as LogEvent;
+    use circles_protocol::model::{Role, Visibility};
+    use circles_protocol::notify::{EventNotice, PresenceNotice};
+
+    pub fn info(slug: &str, role: Option<Role>, head: u64, read: u64) -> CircleInfo {
+        CircleInfo {
+            id: Uuid::nil(),
+            slug: slug.into(),
+            name: slug.to_uppercase(),
+            purpose: format!("the {slug} circle"),
+            visibility: Visibility::Public,
+            max_members: 12,
+            member_count: 2,
+            head,
+            created_by: "ana".into(),
+            created_at: 0,
+            role,
+            unread: head - read,
+            read,
+        }
+    }
+
+    pub fn key(code: KeyCode) -> Event {
+        Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    pub fn ch(c: char) -> Event {
+        key(KeyCode::Char(c))
+    }
+
+    pub fn ctrl(c: char) -> Event {
+        Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+    }
+
+    pub fn live(circle: &str, event: LogEvent) -> Event {
+        Event::Net(NetMsg::Notice(Notice::Event(EventNotice {
+            circle: circle.into(),
+            event,
+        })))
+    }
+
+    pub fn typed(app: &mut App, text: &str) {
+        for c in text.chars() {
+            app.handle_event(ch(c));
+        }
+    }
+
+    /// ana, connected, member of `cataloguers` (history: join, problem 2 by
+    /// ana) and `reading`, and sees the public `garden`.
+    pub fn connected_app() -> App {
+        let mut app = App::new("ws://127.0.0.1:7878/v1/ws", "ana");
+        app.handle_event(Event::Net(NetMsg::Connecting));
+        app.handle_event(Event::Net(NetMsg::Connected {
+            handle: "ana".into(),
+        }));
+        let actions = app.handle_event(Event::Net(NetMsg::Circles(vec![
+            info("reading", Some(Role::Member), 4, 1),
+            info("garden", None, 9, 0),
+            info("cataloguers", Some(Role::Facilitator), 2, 2),
+        ])));
+        assert_eq!(
+            actions,
+            vec![
+                Action::Net(Request::Load {
+                    circle: "cataloguers".into()
+                }),
+                Action::Net(Request::Load {
+                    circle: "reading".into()
+                }),
+            ]
+        );
+        app.handle_event(Event::Net(NetMsg::History {
+            circle: "cataloguers".into(),
+            events: vec![
+                join(1, "ana"),
+                problem(2, "ana", "Patrons cannot find e-books"),
+            ],
+        }));
+        app
+    }
+
+    fn slugs(app: &App) -> Vec<&str> {
+        app.circles.iter().map(|c| c.slug()).collect()
+    }
+
+    #[test]
+    fn my_circles_come_first_and_each_is_loaded_once() {
+        let mut app = connected_app();
+        assert_eq!(slugs(&app), vec!["cataloguers", "reading", "garden"]);
+        assert_eq!(app.circle().map(|c| c.slug()), Some("cataloguers"));
+        // The same list again (after a join elsewhere): nothing to reload.
+        let again = app.handle_event(Event::Net(NetMsg::Circles(vec![
+            info("cataloguers", Some(Role::Facilitator), 2, 2),
+            info("reading", Some(Role::Member), 4, 1),
+        ])));
+        assert_eq!(again, vec![]);
+    }
+
+    #[test]
+    fn a_critique_threads_under_its_problem_and_stands_out_on_mine() {
+        let mut app = connected_app();
+        app.handle_event(live(
+            "cataloguers",
+            critique(3, "ben", 2, "A banner helped us"),
+        ));
+        let c = app.circle().expect("circle");
+        let p = c.timeline.problem(&id(2)).expect("problem");
+        assert_eq!(p.critiques.len(), 1);
+        assert!(c.timeline.fresh.contains(&id(3)));
+        let flash = app.flash.as_ref().expect("flash");
+        assert!(
+            flash.text.contains("ben critiqued your problem"),
+            "{flash:?}"
+        );
+        // Opening the thread is looking at it.
+        app.handle_event(key(KeyCode::Enter));
+        assert!(matches!(app.overlay, Some(Overlay::Thread(_))));
+        assert!(app.circle().expect("circle").timeline.fresh.is_empty());
+    }
+
+    #[test]
+    fn my_own_critique_on_my_problem_is_not_news() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", critique(3, "ana", 2, "update")));
+        assert!(app.circle().expect("circle").timeline.fresh.is_empty());
+        assert!(app.flash.is_none());
+    }
+
+    #[test]
+    fn unread_counts_grow_elsewhere_and_reading_resets_them() {
+        let mut app = connected_app();
+        let reading = |app: &App| app.circles[1].unread();
+        assert_eq!(reading(&app), 3);
+        app.handle_event(Event::Net(NetMsg::History {
+            circle: "reading".into(),
+            events: vec![
+                join(1, "dan"),
+                note(2, "dan", "a"),
+                note(3, "dan", "b"),
+                note(4, "dan", "c"),
+            ],
+        }));
+        app.handle_event(live("reading", note(5, "ben", "hello")));
+        assert_eq!(reading(&app), 4);
+        // The selected circle is on screen: what arrives there is read.
+        app.handle_event(live("cataloguers", note(3, "ben", "hi")));
+        assert_eq!(app.circles[0].unread(), 0);
+        let marks = app.handle_event(Event::Tick);
+        assert_eq!(
+            marks,
+            vec![Action::Net(Request::MarkRead {
+                circle: "cataloguers".into(),
+                seq: 3
+            })]
+        );
+        // Debounced: nothing new, nothing sent.
+        assert_eq!(app.handle_event(Event::Tick), vec![]);
+        // Moving to `reading` reads it.
+        app.handle_event(ch(']'));
+        assert_eq!(app.circle().map(|c| c.slug()), Some("reading"));
+        assert_eq!(reading(&app), 0);
+        assert_eq!(app.circle().expect("circle").seen_upto, 1);
+        assert_eq!(
+            app.handle_event(Event::Tick),
+            vec![Action::Net(Request::MarkRead {
+                circle: "reading".into(),
+                seq: 5
+            })]
+        );
+    }
+
+    #[test]
+    fn composing_a_critique_on_the_selected_problem() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", note(3, "ben", "hi")));
+        // The note is newest and selected: a critique needs a problem.
+        app.handle_event(ch('c'));
+        assert!(app.compose.is_none());
+        assert!(app.flash.as_ref().is_some_and(|f| f.error));
+        app.handle_event(ch('k'));
+        app.handle_event(ch('c'));
+        assert!(matches!(
+            app.compose.as_ref().map(|c| &c.kind),
+            Some(ComposeKind::Critique { .. })
+        ));
+        typed(&mut app, "Try a banner");
+        app.handle_event(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
+        typed(&mut app, "on the old page");
+        let actions = app.handle_event(key(KeyCode::Enter));
+        assert_eq!(
+            actions,
+            vec![Action::Net(Request::Post(Post::Critique {
+                circle: "cataloguers".into(),
+                problem: id(2),
+                title: "Patrons cannot find e-books".into(),
+                body: "Try a banner\non the old page".into(),
+            }))]
+        );
+        assert!(app.compose.is_none());
+    }
+
+    #[test]
+    fn a_failed_post_goes_back_to_the_compose_line() {
+        let mut app = connected_app();
+        app.handle_event(ch('n'));
+        typed(&mut app, "hello all");
+        let post = match app.handle_event(key(KeyCode::Enter)).pop() {
+            Some(Action::Net(Request::Post(post))) => post,
+            other => panic!("{other:?}"),
+        };
+        app.handle_event(Event::Net(NetMsg::Failed {
+            message: "the note was not posted: too large".into(),
+            post: Some(post),
+        }));
+        assert_eq!(
+            app.compose.as_ref().map(|c| c.text.as_str()),
+            Some("hello all")
+        );
+    }
+
+    #[test]
+    fn a_problem_takes_a_title_then_a_body() {
+        let mut app = connected_app();
+        app.handle_event(ch('p'));
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        typed(&mut app, "Weeding policy");
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        typed(&mut app, "How often?");
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Post(Post::Problem {
+                circle: "cataloguers".into(),
+                title: "Weeding policy".into(),
+                body: "How often?".into(),
+            }))]
+        );
+    }
+
+    #[test]
+    fn ctrl_e_asks_for_the_editor_and_its_text_comes_back() {
+        let mut app = connected_app();
+        app.handle_event(ch('n'));
+        typed(&mut app, "draft");
+        assert_eq!(
+            app.handle_event(ctrl('e')),
+            vec![Action::OpenEditor("draft".into())]
+        );
+        app.handle_event(Event::Edited(Ok("a long\npost\n".into())));
+        assert_eq!(
+            app.compose.as_ref().map(|c| c.text.as_str()),
+            Some("a long\npost")
+        );
+    }
+
+    #[test]
+    fn reconnecting_resumes_each_circle_from_the_last_seq_seen() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", note(3, "ben", "one")));
+        app.handle_event(live("cataloguers", note(4, "ben", "two")));
+        app.handle_event(Event::Net(NetMsg::Disconnected {
+            reason: "closed".into(),
+            retry_in: Duration::from_millis(250),
+        }));
+        assert!(matches!(app.conn, ConnState::Reconnecting { .. }));
+        app.handle_event(Event::Net(NetMsg::Connecting));
+        app.handle_event(Event::Net(NetMsg::Connected {
+            handle: "ana".into(),
+        }));
+        let actions = app.handle_event(Event::Net(NetMsg::Circles(vec![
+            info("cataloguers", Some(Role::Facilitator), 6, 4),
+            info("reading", Some(Role::Member), 4, 1),
+        ])));
+        assert_eq!(
+            actions,
+            vec![
+                Action::Net(Request::Subscribe {
+                    circle: "cataloguers".into(),
+                    since: 4
+                }),
+                // Never loaded: load it now.
+                Action::Net(Request::Load {
+                    circle: "reading".into()
+                }),
+            ]
+        );
+        // The backlog repeats nothing and misses nothing.
+        app.handle_event(live("cataloguers", note(4, "ben", "two")));
+        app.handle_event(live("cataloguers", note(5, "ben", "three")));
+        let c = app.circle().expect("circle");
+        assert_eq!(c.timeline.last_seq, 5);
+        assert_eq!(c.timeline.entries.len(), 5);
+    }
+
+    #[test]
+    fn a_gap_resubscribes_once_from_the_last_seq() {
+        let mut app = connected_app();
+        let actions = app.handle_event(live("cataloguers", note(5, "ben", "x")));
+        let resubscribe = vec![Action::Net(Request::Subscribe {
+            circle: "cataloguers".into(),
+            since: 2,
+        })];
+        assert_eq!(actions, resubscribe);
+        assert_eq!(
+            app.handle_event(live("cataloguers", note(6, "ben", "y"))),
+            vec![]
+        );
+        assert_eq!(
+            app.handle_event(live("cataloguers", note(3, "ben", "z"))),
+            vec![]
+        );
+        assert_eq!(app.circle().expect("circle").timeline.last_seq, 3);
+    }
+
+    #[test]
+    fn duplicate_events_are_ignored() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", note(3, "ben", "hi")));
+        app.handle_event(live("cataloguers", note(3, "ben", "hi")));
+        assert_eq!(app.circle().expect("circle").timeline.entries.len(), 3);
+    }
+
+    #[test]
+    fn metoo_and_resolve_act_on_the_selected_problem() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", problem(3, "ben", "Noisy study room")));
+        app.handle_event(live("cataloguers", critique(4, "ana", 3, "Quiet hours")));
+        // Ben's problem is newest and selected.
+        assert_eq!(
+            app.handle_event(ch('m')),
+            vec![Action::Net(Request::Post(Post::Metoo {
+                circle: "cataloguers".into(),
+                problem: id(3)
+            }))]
+        );
+        // Only its author resolves it.
+        assert_eq!(app.handle_event(ch('r')), vec![]);
+        assert!(app.overlay.is_none());
+        // My problem: r opens the thread, space marks, r resolves.
+        app.handle_event(ch('k'));
+        app.handle_event(live("cataloguers", critique(5, "ben", 2, "Banner")));
+        app.handle_event(ch('r'));
+        assert!(matches!(app.overlay, Some(Overlay::Thread(_))));
+        app.handle_event(ch('j'));
+        app.handle_event(ch(' '));
+        assert_eq!(
+            app.handle_event(ch('r')),
+            vec![Action::Net(Request::Post(Post::Resolve {
+                circle: "cataloguers".into(),
+                problem: id(2),
+                helpful: vec![id(5)],
+            }))]
+        );
+    }
+
+    #[test]
+    fn presence_and_members_track_who_is_online() {
+        let mut app = connected_app();
+        let presence = |handle: &str, online| {
+            Event::Net(NetMsg::Notice(Notice::Presence(PresenceNotice {
+                circle: "cataloguers".into(),
+                handle: handle.into(),
+                online,
+            })))
+        };
+        app.handle_event(presence("ben", true));
+        app.handle_event(presence("cara", true));
+        app.handle_event(presence("ben", false));
+        let online: Vec<&str> = app.circles[0].online.iter().map(String::as_str).collect();
+        assert_eq!(online, vec!["cara"]);
+    }
+
+    #[test]
+    fn joining_a_public_circle() {
+        let mut app = connected_app();
+        app.handle_event(ch('G')); // timeline focus: last entry
+        app.handle_event(ch('h'));
+        app.handle_event(ch('G'));
+        assert_eq!(app.circle().map(|c| c.slug()), Some("garden"));
+        app.handle_event(ch('n'));
+        assert!(app.compose.is_none(), "not a member: no compose");
+        assert_eq!(
+            app.handle_event(ch('J')),
+            vec![Action::Net(Request::Join {
+                circle: "garden".into()
+            })]
+        );
+        let actions = app.handle_event(Event::Net(NetMsg::Joined(info(
+            "garden",
+            Some(Role::Member),
+            10,
+            10,
+        ))));
+        assert_eq!(
+            actions,
+            vec![Action::Net(Request::Load {
+                circle: "garden".into()
+            })]
+        );
+        assert_eq!(app.circle().map(|c| c.slug()), Some("garden"));
+    }
+
+    #[test]
+    fn signed_out_quits_with_the_reason() {
+        let mut app = App::new("ws://x/v1/ws", "ana");
+        let actions = app.handle_event(Event::Net(NetMsg::SignedOut("expired".into())));
+        assert_eq!(actions, vec![Action::Quit]);
+        assert_eq!(app.signed_out.as_deref(), Some("expired"));
+    }
+
+    #[test]
+    fn keys_quit_help_and_escape() {
+        let mut app = connected_app();
+        app.handle_event(ch('?'));
+        assert_eq!(app.overlay, Some(Overlay::Help { scroll: 0 }));
+        assert_eq!(app.handle_event(ch('q')), vec![], "q closes help first");
+        assert_eq!(app.overlay, None);
+        app.handle_event(ch('n'));
+        assert_eq!(
+            app.handle_event(ch('q')),
+            vec![],
+            "q is typed while writing"
+        );
+        app.handle_event(key(KeyCode::Esc));
+        assert!(app.compose.is_none());
+        app.handle_event(live("cataloguers", note(3, "ben", "bye")));
+        assert_eq!(
+            app.handle_event(ch('q')),
+            vec![
+                Action::Net(Request::MarkRead {
+                    circle: "cataloguers".into(),
+                    seq: 3
+                }),
+                Action::Quit
+            ],
+            "quitting sends the read marker first"
+        );
+        assert_eq!(app.handle_event(ctrl('c')), vec![Action::Quit]);
+    }
+}

@@ -1,0 +1,43 @@
+//! The keys, as the `?` help overlay lists them. [`super::app`] is where
+//! they are handled; keep the two in step.
+
+/// What the help overlay opens with, for someone new.
+pub const ABOUT: &str =
+    "Bring a problem you are stuck on; peers answer with critiques until it is resolved.";
+
+/// Sections of (keys, what they do); a section starts with an empty `keys`.
+pub const HELP: &[(&str, &str)] = &[
+    ("", "Moving around"),
+    ("↑ ↓  j k", "move in the focused pane (circles or timeline)"),
+    ("← →  h l  Tab", "focus the circles / the timeline"),
+    ("[  ]", "previous / next circle"),
+    ("g G  PgUp PgDn", "first / last / page"),
+    ("", "The selected problem"),
+    ("Enter  o", "open its thread (all critiques in full)"),
+    ("c", "critique it: share experience, advice or criticism"),
+    ("m", "me too: you are stuck on this as well"),
+    ("r", "resolve it (yours): mark what helped, then r again"),
+    ("", "Writing"),
+    ("n", "write a note to the circle"),
+    ("p", "bring a problem: its title, Enter, then its body"),
+    ("Enter", "send (a problem's title: go on to its body)"),
+    ("Alt-Enter  Ctrl-J", "new line"),
+    ("Ctrl-E", "write it in $EDITOR"),
+    ("Esc", "cancel"),
+    ("", "In a thread"),
+    ("j k", "select a critique"),
+    ("Space", "mark it as helpful (your open problem)"),
+    ("r", "resolve with the marked critiques"),
+    ("Esc  q", "close the thread"),
+    ("", "Other"),
+    (
+        "J",
+        "join the selected circle (public circles you are not in)",
+    ),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit"),
+];
+
+/// The one-line hint shown when nothing is being written.
+pub const HINT: &str =
+    "n note · p problem · c critique · m me too · r resolve · Enter thread · ? help · q quit";

@@ -1,0 +1,425 @@
+//! The network task: owns the connection, signs in with the saved token,
+//! carries out the app's [`Request`]s and reports back with [`NetMsg`]s.
+//! When the connection drops it reconnects with backoff and tells the app,
+//! which resubscribes each circle from the last seq it applied.
+//!
+//! The app reaches it through a [`NetHandle`]; replies and notifications come
+//! back on one bounded channel, in order: a circle's loaded history is sent
+//! before its subscription starts, so its backlog always follows the page.
+
+use std::time::Duration;
+
+use circles_protocol::Event;
+use circles_protocol::methods as m;
+use circles_protocol::model::{CircleInfo, Member};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use uuid::Uuid;
+
+use crate::client::{Caller, ClientError, Connection, Notice};
+use crate::commands::sign_in_with_token;
+use crate::error::CliError;
+use crate::follow::Backoff;
+
+/// History loaded when a circle is first shown: pages of 200, newest first.
+const HISTORY_PAGES: usize = 5;
+const HISTORY_PAGE: u32 = 200;
+
+pub type NetTx = mpsc::Sender<NetMsg>;
+pub type NetRx = mpsc::Receiver<NetMsg>;
+
+/// What the app asks of the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Load recent history, then subscribe from its last seq.
+    Load {
+        circle: String,
+    },
+    /// Subscribe (again) with events after `since`.
+    Subscribe {
+        circle: String,
+        since: u64,
+    },
+    Post(Post),
+    MarkRead {
+        circle: String,
+        seq: u64,
+    },
+    Join {
+        circle: String,
+    },
+    ListCircles,
+}
+
+/// Something to post.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Post {
+    Note {
+        circle: String,
+        body: String,
+    },
+    Problem {
+        circle: String,
+        title: String,
+        body: String,
+    },
+    Critique {
+        circle: String,
+        problem: Uuid,
+        title: String,
+        body: String,
+    },
+    Metoo {
+        circle: String,
+        problem: Uuid,
+    },
+    Resolve {
+        circle: String,
+        problem: Uuid,
+        helpful: Vec<Uuid>,
+    },
+}
+
+impl Post {
+    /// What it is, for messages: "note", "critique"...
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Post::Note { .. } => "note",
+            Post::Problem { .. } => "problem",
+            Post::Critique { .. } => "critique",
+            Post::Metoo { .. } => "me too",
+            Post::Resolve { .. } => "resolution",
+        }
+    }
+}
+
+/// What the network tells the app.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetMsg {
+    Connecting,
+    Connected {
+        handle: String,
+    },
+    /// The connection failed or closed; the next try is in `retry_in`.
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
+    /// The saved token no longer works: nothing to retry.
+    SignedOut(String),
+    Circles(Vec<CircleInfo>),
+    History {
+        circle: String,
+        events: Vec<Event>,
+    },
+    Members {
+        circle: String,
+        members: Vec<Member>,
+    },
+    Joined(CircleInfo),
+    Notice(Notice),
+    Posted(Post),
+    /// A request failed; `post` is what was being posted, if anything.
+    Failed {
+        message: String,
+        post: Option<Post>,
+    },
+}
+
+/// The app's end of the network task; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct NetHandle {
+    tx: mpsc::Sender<Request>,
+}
+
+impl NetHandle {
+    /// Queues a request without waiting; a request that does not fit is
+    /// dropped (the queue holds far more than a person can type).
+    pub fn send(&self, request: Request) {
+        let _ = self.tx.try_send(request);
+    }
+}
+
+/// Starts the network task for `server`, signing in with `token`.
+/// Ends when the handle is dropped, once the requests already made are done.
+pub fn spawn(server: String, token: String) -> (NetHandle, NetRx, JoinHandle<()>) {
+    let (tx, requests) = mpsc::channel(256);
+    let (ui, rx) = mpsc::channel(1024);
+    let task = NetTask {
+        server,
+        token,
+        ui,
+        requests,
+    };
+    let done = tokio::spawn(task.run());
+    (NetHandle { tx }, rx, done)
+}
+
+struct NetTask {
+    server: String,
+    token: String,
+    ui: NetTx,
+    requests: mpsc::Receiver<Request>,
+}
+
+impl NetTask {
+    async fn run(mut self) {
+        let mut backoff = Backoff::new();
+        loop {
+            if self.ui.send(NetMsg::Connecting).await.is_err() {
+                return;
+            }
+            let reason = match self.connect().await {
+                Ok((connection, handle)) => {
+                    backoff.reset();
+                    if self.ui.send(NetMsg::Connected { handle }).await.is_err() {
+                        return;
+                    }
+                    match self.serve(connection).await {
+                        Some(reason) => reason,
+                        None => return, // the app has quit
+                    }
+                }
+                Err(CliError::Auth(message)) => {
+                    let _ = self.ui.send(NetMsg::SignedOut(message)).await;
+                    return;
+                }
+                Err(err) => err.to_string(),
+            };
+            let retry_in = backoff.step();
+            let msg = NetMsg::Disconnected { reason, retry_in };
+            if self.ui.send(msg).await.is_err() || !self.wait(retry_in).await {
+                return;
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<(Connection, String), CliError> {
+        let connection = Connection::connect(&self.server).await?;
+        let who = sign_in_with_token(&connection, self.token.clone()).await?;
+        Ok((connection, who.handle))
+    }
+
+    /// Serves one connection until it closes (`Some(reason)`) or the app
+    /// quits (`None`).
+    async fn serve(&mut self, mut connection: Connection) -> Option<String> {
+        let caller = connection.caller();
+        match caller.call::<m::CircleList>(m::Empty {}).await {
+            Ok(list) => self.ui.send(NetMsg::Circles(list.circles)).await.ok()?,
+            Err(err) => return Some(CliError::from(err).to_string()),
+        }
+        let mut calls = JoinSet::new();
+        loop {
+            tokio::select! {
+                request = self.requests.recv() => match request {
+                    Some(request) => {
+                        calls.spawn(perform(caller.clone(), self.ui.clone(), request));
+                    }
+                    None => {
+                        // The app has quit: let what it asked last (read
+                        // markers) reach the server.
+                        while calls.join_next().await.is_some() {}
+                        return None;
+                    }
+                },
+                Some(_) = calls.join_next(), if !calls.is_empty() => {}
+                notice = connection.next_notice() => match notice {
+                    Some(notice) => self.ui.send(NetMsg::Notice(notice)).await.ok()?,
+                    None => break,
+                },
+            }
+        }
+        // Calls in flight fail on their own and report it (a post's text
+        // goes back to the compose line).
+        calls.detach_all();
+        Some(
+            connection
+                .closed()
+                .await
+                .unwrap_or_else(|| "the server closed the connection".into()),
+        )
+    }
+
+    /// Waits before reconnecting; posts asked for meanwhile fail at once so
+    /// their text goes back to the compose line. `false` if the app quit.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return true,
+                request = self.requests.recv() => match request {
+                    None => return false,
+                    Some(Request::Post(post)) => {
+                        let message = "not connected: it is sent once the status bar says connected".into();
+                        let failed = NetMsg::Failed { message, post: Some(post) };
+                        if self.ui.send(failed).await.is_err() {
+                            return false;
+                        }
+                    }
+                    // Loads and subscriptions are asked for again after
+                    // reconnecting; read markers are sent again on the next tick.
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+}
+
+/// Carries out one request on the connection and reports the outcome.
+async fn perform(caller: Caller, ui: NetTx, request: Request) {
+    let outcome = match request {
+        Request::Load { circle } => load(&caller, &ui, circle).await,
+        Request::Subscribe { circle, since } => {
+            let params = m::Subscribe {
+                circle: circle.clone(),
+                since: Some(since),
+            };
+            match caller.call::<m::CircleSubscribe>(params).await {
+                Ok(_) => None,
+                Err(err) => Some(failed(format!("cannot follow {circle}"), err, None)),
+            }
+        }
+        Request::Post(post) => Some(match send_post(&caller, &post).await {
+            Ok(()) => NetMsg::Posted(post),
+            Err(err) => failed(
+                format!("the {} was not posted", post.noun()),
+                err,
+                Some(post),
+            ),
+        }),
+        Request::MarkRead { circle, seq } => {
+            // Best effort: a marker that does not reach the server is sent again.
+            let _ = caller
+                .call::<m::CircleRead>(m::MarkRead { circle, seq })
+                .await;
+            None
+        }
+        Request::Join { circle } => {
+            let params = m::JoinCircle {
+                circle: circle.clone(),
+                invite: None,
+            };
+            Some(match caller.call::<m::CircleJoin>(params).await {
+                Ok(joined) => NetMsg::Joined(joined.circle),
+                Err(err) => failed(format!("cannot join {circle}"), err, None),
+            })
+        }
+        Request::ListCircles => Some(match caller.call::<m::CircleList>(m::Empty {}).await {
+            Ok(list) => NetMsg::Circles(list.circles),
+            Err(err) => failed("cannot list circles".into(), err, None),
+        }),
+    };
+    if let Some(msg) = outcome {
+        let _ = ui.send(msg).await;
+    }
+}
+
+fn failed(what: String, err: ClientError, post: Option<Post>) -> NetMsg {
+    NetMsg::Failed {
+        message: format!("{what}: {}", CliError::from(err)),
+        post,
+    }
+}
+
+/// Recent history, then members, then the subscription from the history's
+/// last seq: the page reaches the app before any event of the backlog.
+async fn load(caller: &Caller, ui: &NetTx, circle: String) -> Option<NetMsg> {
+    let mut events: Vec<Event> = Vec::new();
+    let mut before = None;
+    for _ in 0..HISTORY_PAGES {
+        let params = m::History {
+            circle: circle.clone(),
+            before,
+            limit: Some(HISTORY_PAGE),
+        };
+        let page = match caller.call::<m::CircleHistory>(params).await {
+            Ok(page) => page,
+            Err(err) => return Some(failed(format!("cannot load {circle}"), err, None)),
+        };
+        let first = page.events.first().map(|e| e.seq);
+        let mut older = page.events;
+        older.append(&mut events);
+        events = older;
+        match (page.more, first) {
+            (true, Some(first)) => before = Some(first),
+            _ => break,
+        }
+    }
+    let since = events.last().map_or(0, |e| e.seq);
+    let history = NetMsg::History {
+        circle: circle.clone(),
+        events,
+    };
+    ui.send(history).await.ok()?;
+    let params = m::Subscribe {
+        circle: circle.clone(),
+        since: Some(since),
+    };
+    if let Err(err) = caller.call::<m::CircleSubscribe>(params).await {
+        return Some(failed(format!("cannot follow {circle}"), err, None));
+    }
+    let members = caller
+        .call::<m::CircleMembers>(m::CircleRef {
+            circle: circle.clone(),
+        })
+        .await
+        .ok()?;
+    Some(NetMsg::Members {
+        circle,
+        members: members.members,
+    })
+}
+
+async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
+    match post.clone() {
+        Post::Note { circle, body } => {
+            caller
+                .call::<m::PostNote>(m::NewNote { circle, body })
+                .await?;
+        }
+        Post::Problem {
+            circle,
+            title,
+            body,
+        } => {
+            let params = m::NewProblem {
+                circle,
+                title,
+                body,
+                tags: None,
+            };
+            caller.call::<m::PostProblem>(params).await?;
+        }
+        Post::Critique {
+            circle,
+            problem,
+            body,
+            ..
+        } => {
+            let params = m::NewCritique {
+                circle,
+                problem,
+                body,
+            };
+            caller.call::<m::PostCritique>(params).await?;
+        }
+        Post::Metoo { circle, problem } => {
+            let params = m::ProblemRef { circle, problem };
+            caller.call::<m::ProblemMetoo>(params).await?;
+        }
+        Post::Resolve {
+            circle,
+            problem,
+            helpful,
+        } => {
+            let params = m::Resolve {
+                circle,
+                problem,
+                helpful: (!helpful.is_empty()).then_some(helpful),
+            };
+            caller.call::<m::ProblemResolve>(params).await?;
+        }
+    }
+    Ok(())
+}

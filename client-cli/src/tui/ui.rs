@@ -1,0 +1,919 @@
+//! Drawing: [`render`] reads the [`App`] and draws one frame. It changes
+//! nothing; scrolling follows from the selection.
+
+use std::time::Instant;
+
+use circles_protocol::Millis;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+use super::app::{App, CircleState, ConnState, Focus, Overlay, ThreadView};
+use super::keys;
+use super::timeline::{Entry, ProblemView, Status};
+
+const ACCENT: Color = Color::Cyan;
+const MINE: Color = Color::Yellow;
+const DIM: Style = Style::new().fg(Color::DarkGray);
+/// Lines of a body shown in the timeline; the thread shows all.
+const BODY_LINES: usize = 2;
+const CRITIQUE_LINES: usize = 3;
+const COMPOSE_MAX_LINES: usize = 8;
+
+pub fn render(app: &App, frame: &mut Frame) {
+    let compose_lines = app.compose.as_ref().map_or(1, |c| {
+        c.text.split('\n').count().clamp(1, COMPOSE_MAX_LINES)
+    });
+    let [main, compose, status] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(compose_lines as u16 + 2),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let circles_width = (main.width / 4).clamp(18, 30);
+    let [circles, timeline] =
+        Layout::horizontal([Constraint::Length(circles_width), Constraint::Min(20)]).areas(main);
+    render_circles(app, frame, circles);
+    render_timeline(app, frame, timeline);
+    render_compose(app, frame, compose);
+    render_status(app, frame, status);
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => render_help(frame, frame.area(), *scroll),
+        Some(Overlay::Thread(thread)) => render_thread(app, thread, frame, timeline),
+        None => {}
+    }
+}
+
+fn pane(title: impl Into<Line<'static>>, focused: bool) -> Block<'static> {
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(title);
+    if focused {
+        block.border_style(Style::new().fg(ACCENT))
+    } else {
+        block.border_style(DIM)
+    }
+}
+
+// ----- circles -----
+
+fn render_circles(app: &App, frame: &mut Frame, area: Rect) {
+    let focused = app.focus == Focus::Circles && app.overlay.is_none() && app.compose.is_none();
+    let block = pane(" Circles ", focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let mut lines: Vec<Line> = Vec::new();
+    if !app.listed {
+        lines.push(Line::styled("loading…", DIM));
+    } else if app.circles.is_empty() {
+        for text in [
+            "No circles yet.",
+            "",
+            "In a shell:",
+            "circles create SLUG --name NAME",
+            "or circles join SLUG",
+        ] {
+            for line in wrap(text, width) {
+                lines.push(Line::styled(line, DIM));
+            }
+        }
+    }
+    let mut others = false;
+    for (index, c) in app.circles.iter().enumerate() {
+        if !c.is_member() && !others {
+            others = true;
+            if index == 0 {
+                let text = "You are in no circle yet: pick one below and press J to join.";
+                lines.extend(wrap(text, width).into_iter().map(|l| Line::styled(l, DIM)));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("Other circles", DIM));
+        }
+        lines.push(circle_line(c, index == app.selected_circle, width));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn circle_line(c: &CircleState, selected: bool, width: usize) -> Line<'static> {
+    let marker = if selected { "▶ " } else { "  " };
+    let fresh = !c.timeline.fresh.is_empty();
+    let count = match c.unread() {
+        0 if fresh => "◆".to_string(),
+        0 => String::new(),
+        n if fresh => format!("◆{n}"),
+        n => n.to_string(),
+    };
+    let room = width.saturating_sub(width_of(marker) + width_of(&count) + 1);
+    let slug = truncate(c.slug(), room);
+    let pad = width.saturating_sub(width_of(marker) + width_of(&slug) + width_of(&count));
+    let mut name = Style::new();
+    if !c.is_member() {
+        name = name.fg(Color::DarkGray);
+    }
+    if c.unread() > 0 {
+        name = name.add_modifier(Modifier::BOLD);
+    }
+    if selected {
+        name = name.fg(ACCENT).add_modifier(Modifier::BOLD);
+    }
+    let count_style = if fresh {
+        Style::new().fg(MINE).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().fg(ACCENT).add_modifier(Modifier::BOLD)
+    };
+    Line::from(vec![
+        Span::styled(marker, Style::new().fg(ACCENT)),
+        Span::styled(slug, name),
+        Span::raw(" ".repeat(pad)),
+        Span::styled(count, count_style),
+    ])
+}
+
+// ----- timeline -----
+
+fn render_timeline(app: &App, frame: &mut Frame, area: Rect) {
+    let focused = app.focus == Focus::Timeline && app.overlay.is_none() && app.compose.is_none();
+    let Some(c) = app.circle() else {
+        let block = pane(" Timeline ", focused);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let text = if app.listed {
+            "Join or create a circle to see its problems here."
+        } else {
+            "Connecting…"
+        };
+        frame.render_widget(Paragraph::new(Line::styled(text, DIM)), inner);
+        return;
+    };
+    let title = Line::from(vec![
+        Span::raw(" "),
+        Span::styled(c.info.name.clone(), Style::new().bold()),
+        Span::styled(format!(" ({}) ", c.info.slug), DIM),
+    ]);
+    let block = pane(title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let [about, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(about_line(c)), about);
+
+    if !c.is_member() {
+        let mut lines = vec![Line::raw("")];
+        for line in wrap(&c.info.purpose, width) {
+            lines.push(Line::raw(line));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::from(vec![
+            Span::raw("You are not a member of this circle. Press "),
+            Span::styled("J", Style::new().fg(ACCENT).bold()),
+            Span::raw(" to join it."),
+        ]));
+        frame.render_widget(Paragraph::new(lines), body);
+        return;
+    }
+    if !c.loaded && c.timeline.entries.is_empty() {
+        frame.render_widget(Paragraph::new(Line::styled("loading…", DIM)), body);
+        return;
+    }
+    let (lines, selected) = timeline_lines(app, c, width);
+    if lines.is_empty() {
+        let text = "Nothing here yet. Press p to bring a problem, n to say hello.";
+        frame.render_widget(Paragraph::new(Line::styled(text, DIM)), body);
+        return;
+    }
+    let offset = scroll_offset(lines.len(), selected, usize::from(body.height));
+    frame.render_widget(
+        Paragraph::new(lines).scroll((u16::try_from(offset).unwrap_or(u16::MAX), 0)),
+        body,
+    );
+}
+
+fn about_line(c: &CircleState) -> Line<'static> {
+    let mut parts = vec![format!(
+        "{}/{} members",
+        c.info.member_count, c.info.max_members
+    )];
+    if !c.online.is_empty() {
+        let online: Vec<&str> = c.online.iter().map(String::as_str).collect();
+        parts.push(format!("online: {}", online.join(", ")));
+    }
+    if !c.info.purpose.is_empty() {
+        parts.push(c.info.purpose.clone());
+    }
+    Line::styled(parts.join(" · "), DIM)
+}
+
+/// The first line of the view such that the selected range shows.
+fn scroll_offset(total: usize, selected: Option<(usize, usize)>, height: usize) -> usize {
+    if total <= height {
+        return 0;
+    }
+    let bottom = total - height;
+    match selected {
+        None => bottom,
+        Some((start, end)) => {
+            let offset = end.saturating_sub(height).min(bottom);
+            // A tall entry shows from its top.
+            offset.min(start)
+        }
+    }
+}
+
+/// The timeline's lines, and the line range of the selected entry.
+fn timeline_lines(
+    app: &App,
+    c: &CircleState,
+    width: usize,
+) -> (Vec<Line<'static>>, Option<(usize, usize)>) {
+    let selected_id = c.selected_id();
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut selected = None;
+    let mut previous_was_problem = false;
+    for entry in c.timeline.entries.iter().filter(|e| e.visible()) {
+        let is_problem = matches!(entry, Entry::Problem(_));
+        if !lines.is_empty() && (is_problem || previous_was_problem) {
+            lines.push(Line::raw(""));
+        }
+        previous_was_problem = is_problem;
+        let is_selected = Some(entry.id()) == selected_id;
+        let start = lines.len();
+        let mut body = match entry {
+            Entry::Problem(p) => problem_lines(app, c, p, width.saturating_sub(3)),
+            Entry::Note(n) => {
+                let mut spans = vec![
+                    Span::styled(n.author.clone(), author_style(app, &n.author)),
+                    Span::styled(format!(" {}", when(n.at)), DIM),
+                ];
+                if n.edited {
+                    spans.push(Span::styled(" (edited)", DIM));
+                }
+                let mut out = vec![Line::from(spans)];
+                for line in wrap(&n.body, width.saturating_sub(5)) {
+                    out.push(Line::raw(format!("  {line}")));
+                }
+                out
+            }
+            Entry::Activity(a) => vec![Line::styled(format!("· {} · {}", a.text, when(a.at)), DIM)],
+        };
+        let new = entry.seq() > c.seen_upto
+            && match entry {
+                Entry::Problem(p) => p.author != app.me,
+                Entry::Note(n) => n.author != app.me,
+                Entry::Activity(_) => false,
+            };
+        for (i, line) in body.drain(..).enumerate() {
+            let bar = if is_selected {
+                Span::styled("▌", Style::new().fg(ACCENT))
+            } else {
+                Span::raw(" ")
+            };
+            let dot = if i == 0 && new {
+                Span::styled("•", Style::new().fg(ACCENT).bold())
+            } else {
+                Span::raw(" ")
+            };
+            let mut spans = vec![bar, dot, Span::raw(" ")];
+            spans.extend(line.spans);
+            lines.push(Line::from(spans));
+        }
+        if is_selected {
+            selected = Some((start, lines.len()));
+        }
+    }
+    (lines, selected)
+}
+
+fn author_style(app: &App, author: &str) -> Style {
+    if author == app.me {
+        Style::new().fg(Color::Green).bold()
+    } else {
+        Style::new().fg(ACCENT).bold()
+    }
+}
+
+fn status_badge(p: &ProblemView) -> Span<'static> {
+    match p.status {
+        Status::Open => Span::styled("OPEN", Style::new().fg(MINE).bold()),
+        Status::Resolved => Span::styled("✔ RESOLVED", Style::new().fg(Color::Green).bold()),
+    }
+}
+
+fn problem_heading(p: &ProblemView) -> Line<'static> {
+    let mut spans = vec![
+        status_badge(p),
+        Span::raw(" "),
+        Span::styled(p.title.clone(), Style::new().bold()),
+    ];
+    for tag in &p.tags {
+        spans.push(Span::styled(format!(" #{tag}"), DIM));
+    }
+    if p.edited {
+        spans.push(Span::styled(" (edited)", DIM));
+    }
+    Line::from(spans)
+}
+
+/// "ana · 17:01 · 2 critiques · me too: cara".
+fn problem_meta(app: &App, p: &ProblemView) -> Line<'static> {
+    let mut spans = Vec::new();
+    if !p.placeholder {
+        spans.push(Span::styled(p.author.clone(), author_style(app, &p.author)));
+        spans.push(Span::styled(format!(" · {}", when(p.at)), DIM));
+        spans.push(Span::styled(" · ", DIM));
+    }
+    let critiques = p.live_critiques().count();
+    let noun = if critiques == 1 {
+        "critique"
+    } else {
+        "critiques"
+    };
+    spans.push(Span::styled(format!("{critiques} {noun}"), DIM));
+    if !p.metoos.is_empty() {
+        spans.push(Span::styled(" · ", DIM));
+        spans.push(Span::styled(
+            format!("+{} me too ({})", p.metoos.len(), p.metoos.join(", ")),
+            Style::new().fg(Color::Magenta),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> Vec<Line<'static>> {
+    let mut out = vec![problem_heading(p), problem_meta(app, p)];
+    let body = wrap(&p.body, width);
+    for line in body.iter().take(BODY_LINES) {
+        out.push(Line::raw(line.clone()));
+    }
+    if body.len() > BODY_LINES {
+        out.push(Line::styled("… (Enter opens the thread)", DIM));
+    }
+    let critiques: Vec<_> = p.live_critiques().collect();
+    for (i, critique) in critiques.iter().enumerate() {
+        let last = i + 1 == critiques.len();
+        let (branch, stem) = if last {
+            ("  └─ ", "     ")
+        } else {
+            ("  ├─ ", "  │  ")
+        };
+        let fresh = c.timeline.fresh.contains(&critique.id);
+        let mut head = vec![
+            Span::styled(branch, DIM),
+            Span::styled(critique.author.clone(), author_style(app, &critique.author)),
+            Span::styled(format!(" · {}", when(critique.at)), DIM),
+        ];
+        if critique.seq > c.seen_upto && !fresh && critique.author != app.me {
+            head.push(Span::styled(" •", Style::new().fg(ACCENT).bold()));
+        }
+        if p.is_helpful(&critique.id) {
+            head.push(Span::styled(
+                " ★ helped",
+                Style::new().fg(Color::Green).bold(),
+            ));
+        }
+        if critique.edited {
+            head.push(Span::styled(" (edited)", DIM));
+        }
+        if fresh {
+            head.push(Span::styled(
+                " ◆ new on your problem",
+                Style::new().fg(MINE).bold(),
+            ));
+        }
+        out.push(Line::from(head));
+        let text = wrap(&critique.body, width.saturating_sub(5));
+        let text_style = if fresh {
+            Style::new().fg(MINE)
+        } else {
+            Style::new()
+        };
+        for line in text.iter().take(CRITIQUE_LINES) {
+            out.push(Line::from(vec![
+                Span::styled(stem, DIM),
+                Span::styled(line.clone(), text_style),
+            ]));
+        }
+        if text.len() > CRITIQUE_LINES {
+            out.push(Line::from(vec![
+                Span::styled(stem, DIM),
+                Span::styled("…", DIM),
+            ]));
+        }
+    }
+    if let Some(by) = &p.resolved_by {
+        let helped = p.helpful.len();
+        let text = match helped {
+            0 => format!("resolved by {by}"),
+            1 => format!("resolved by {by}: 1 critique helped"),
+            n => format!("resolved by {by}: {n} critiques helped"),
+        };
+        out.push(Line::styled(text, Style::new().fg(Color::Green)));
+    }
+    out
+}
+
+// ----- the thread overlay -----
+
+fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) {
+    let Some(c) = app.circle() else { return };
+    let Some(p) = c.timeline.problem(&thread.problem) else {
+        return;
+    };
+    frame.render_widget(Clear, area);
+    let mine_open = p.author == app.me && p.status == Status::Open;
+    let hint = if mine_open {
+        " j/k select · Space mark helpful · r resolve · c critique · Esc close "
+    } else {
+        " j/k select · c critique · m me too · Esc close "
+    };
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(Style::new().fg(ACCENT))
+        .title(format!(" Thread in {} ", c.info.slug))
+        .title_bottom(Line::styled(hint, DIM));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width).saturating_sub(1);
+
+    let mut lines = vec![problem_heading(p), problem_meta(app, p), Line::raw("")];
+    for line in wrap(&p.body, width) {
+        lines.push(Line::raw(line));
+    }
+    let critiques: Vec<_> = p.live_critiques().collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        match critiques.len() {
+            0 => "No critiques yet: press c to write the first.".to_string(),
+            n => format!("Critiques ({n})"),
+        },
+        Style::new().bold(),
+    ));
+    let mut selected = None;
+    for (i, critique) in critiques.iter().enumerate() {
+        lines.push(Line::raw(""));
+        let start = lines.len();
+        let is_selected = thread.selected == Some(i);
+        let bar = if is_selected {
+            Span::styled("▌ ", Style::new().fg(ACCENT))
+        } else {
+            Span::raw("  ")
+        };
+        let mut head = vec![bar.clone()];
+        if mine_open {
+            let marked = thread.helpful.contains(&critique.id);
+            head.push(Span::styled(
+                if marked { "[✔] " } else { "[ ] " },
+                Style::new().fg(Color::Green),
+            ));
+        }
+        head.push(Span::styled(
+            critique.author.clone(),
+            author_style(app, &critique.author),
+        ));
+        head.push(Span::styled(format!(" · {}", when(critique.at)), DIM));
+        if p.is_helpful(&critique.id) {
+            head.push(Span::styled(
+                " ★ helped",
+                Style::new().fg(Color::Green).bold(),
+            ));
+        }
+        lines.push(Line::from(head));
+        for line in wrap(&critique.body, width.saturating_sub(4)) {
+            lines.push(Line::from(vec![
+                bar.clone(),
+                Span::raw(format!("  {line}")),
+            ]));
+        }
+        if is_selected {
+            selected = Some((start, lines.len()));
+        }
+    }
+    if let Some(by) = &p.resolved_by {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!("Resolved by {by}."),
+            Style::new().fg(Color::Green).bold(),
+        ));
+    }
+    let height = usize::from(inner.height);
+    let offset = match selected {
+        None => 0,
+        some => scroll_offset(lines.len(), some, height),
+    };
+    frame.render_widget(
+        Paragraph::new(lines).scroll((u16::try_from(offset).unwrap_or(u16::MAX), 0)),
+        inner,
+    );
+}
+
+// ----- help -----
+
+fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
+    let keys_width = keys::HELP
+        .iter()
+        .map(|(k, _)| width_of(k))
+        .max()
+        .unwrap_or(0);
+    let width = 78.min(area.width);
+    let mut lines: Vec<Line> = wrap(keys::ABOUT, usize::from(width).saturating_sub(2))
+        .into_iter()
+        .map(|l| Line::styled(l, Style::new().italic()))
+        .collect();
+    for (keys, what) in keys::HELP {
+        if keys.is_empty() {
+            lines.push(Line::styled(*what, Style::new().fg(ACCENT).bold()));
+        } else {
+            let pad = keys_width.saturating_sub(width_of(keys));
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {keys}{}  ", " ".repeat(pad)),
+                    Style::new().bold(),
+                ),
+                Span::raw(*what),
+            ]));
+        }
+    }
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let area = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let fits = lines.len() + 2 <= usize::from(height);
+    let scroll = scroll.min((lines.len() + 2).saturating_sub(usize::from(height)));
+    let hint = if fits {
+        " any key closes "
+    } else {
+        " j/k scroll · any other key closes "
+    };
+    frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(Style::new().fg(ACCENT))
+        .title(" Keys ")
+        .title_bottom(Line::styled(hint, DIM));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((u16::try_from(scroll).unwrap_or(0), 0)),
+        area,
+    );
+}
+
+// ----- compose and status -----
+
+fn render_compose(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(compose) = &app.compose else {
+        let block = pane(" Write ", false);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(Paragraph::new(Line::styled(keys::HINT, DIM)), inner);
+        return;
+    };
+    let hint = if compose.multiline() {
+        " Enter send · Alt-Enter new line · Ctrl-E $EDITOR · Esc cancel "
+    } else {
+        " Enter next · Esc cancel "
+    };
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(ACCENT))
+        .title(Line::styled(
+            format!(" {} ", compose.prompt()),
+            Style::new().bold(),
+        ))
+        .title_bottom(Line::styled(hint, DIM));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let all: Vec<&str> = compose.text.split('\n').collect();
+    let (line, column) = compose.cursor_position();
+    let height = usize::from(inner.height).max(1);
+    let first = (line + 1).saturating_sub(height);
+    let lines: Vec<Line> = all
+        .iter()
+        .skip(first)
+        .map(|l| Line::raw(l.to_string()))
+        .collect();
+    let cursor_text: String = all
+        .get(line)
+        .map(|l| l.chars().take(column).collect())
+        .unwrap_or_default();
+    let x = width_of(&cursor_text);
+    let scroll_x = x.saturating_sub(usize::from(inner.width).saturating_sub(1));
+    frame.render_widget(
+        Paragraph::new(lines).scroll((0, u16::try_from(scroll_x).unwrap_or(0))),
+        inner,
+    );
+    frame.set_cursor_position(Position {
+        x: inner.x + u16::try_from(x - scroll_x).unwrap_or(0),
+        y: inner.y + u16::try_from(line - first).unwrap_or(0),
+    });
+}
+
+fn render_status(app: &App, frame: &mut Frame, area: Rect) {
+    let (dot, state) = match &app.conn {
+        ConnState::Connecting => (
+            Span::styled("◌", Style::new().fg(MINE)),
+            "connecting…".into(),
+        ),
+        ConnState::Connected => (
+            Span::styled("●", Style::new().fg(Color::Green)),
+            "connected".to_string(),
+        ),
+        ConnState::Reconnecting {
+            reason,
+            retry_in,
+            since,
+        } => {
+            let left = retry_in.saturating_sub(Instant::now().duration_since(*since));
+            let secs = left.as_millis().div_ceil(1000);
+            (
+                Span::styled("○", Style::new().fg(Color::Red)),
+                format!("reconnecting in {secs}s ({reason})"),
+            )
+        }
+    };
+    let mut spans = vec![
+        Span::raw(" "),
+        dot,
+        Span::raw(format!(" {state} · ")),
+        Span::styled(app.me.clone(), Style::new().bold()),
+        Span::raw(format!(" @ {}", app.server)),
+    ];
+    if let Some(flash) = &app.flash {
+        spans.push(Span::raw("  │  "));
+        let style = if flash.error {
+            Style::new().fg(Color::LightRed).bold()
+        } else {
+            Style::new().fg(MINE)
+        };
+        spans.push(Span::styled(flash.text.clone(), style));
+    }
+    let line = Line::from(spans);
+    let used = line.width();
+    let help = " ? help ";
+    let bar = Style::new().bg(Color::Indexed(236)).fg(Color::Gray);
+    frame.render_widget(Paragraph::new(line).style(bar), area);
+    if used + width_of(help) < usize::from(area.width) {
+        let help_area = Rect {
+            x: area.x + area.width - width_of(help) as u16,
+            width: width_of(help) as u16,
+            ..area
+        };
+        frame.render_widget(Paragraph::new(help).style(bar), help_area);
+    }
+}
+
+// ----- text helpers -----
+
+fn width_of(text: &str) -> usize {
+    Span::raw(text).width()
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if width_of(text) <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if width_of(&out) + width_of(c.encode_utf8(&mut [0; 4])) + 1 > width {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// Word-wraps `text` to `width` columns, keeping its own line breaks.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    for paragraph in text.trim_end().split('\n') {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            let mut word = word.to_owned();
+            // Words longer than a line are cut.
+            while width_of(&word) > width {
+                if !line.is_empty() {
+                    out.push(std::mem::take(&mut line));
+                }
+                let mut head = String::new();
+                let mut split = word.len();
+                for (i, c) in word.char_indices() {
+                    if width_of(&head) + width_of(c.encode_utf8(&mut [0; 4])) > width {
+                        split = i;
+                        break;
+                    }
+                    head.push(c);
+                }
+                out.push(head);
+                word = word[split..].to_owned();
+            }
+            if line.is_empty() {
+                line = word;
+            } else if width_of(&line) + 1 + width_of(&word) <= width {
+                line.push(' ');
+                line.push_str(&word);
+            } else {
+                out.push(std::mem::replace(&mut line, word));
+            }
+        }
+        out.push(line);
+    }
+    if out.iter().all(String::is_empty) {
+        out.clear();
+    }
+    out
+}
+
+/// `17:01` today, `Nov 29 17:01` before.
+fn when(at: Millis) -> String {
+    let at = i64::try_from(at).unwrap_or(i64::MAX);
+    let Some(utc) = chrono::DateTime::from_timestamp_millis(at) else {
+        return "?".into();
+    };
+    let local = utc.with_timezone(&chrono::Local);
+    if local.date_naive() == chrono::Local::now().date_naive() {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%b %d %H:%M").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use circles_protocol::EventBody;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::tui::app::Event;
+    use crate::tui::app::tests::{ch, connected_app, key, live, typed};
+    use crate::tui::net::NetMsg;
+    use crate::tui::timeline::tests::{critique, event, id, note};
+    use crossterm::event::KeyCode;
+
+    fn screen(app: &App) -> Vec<String> {
+        let (width, height) = (110, 32);
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+        terminal.draw(|f| render(app, f)).expect("draw");
+        let buffer = terminal.backend().buffer();
+        (0..height)
+            .map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect())
+            .collect()
+    }
+
+    fn row<'a>(screen: &'a [String], text: &str) -> (usize, &'a String) {
+        screen
+            .iter()
+            .enumerate()
+            .find(|(_, line)| line.contains(text))
+            .unwrap_or_else(|| panic!("{text:?} not on screen:\n{}", screen.join("\n")))
+    }
+
+    #[test]
+    fn critiques_are_threaded_beneath_their_problem() {
+        let mut app = connected_app();
+        app.handle_event(live(
+            "cataloguers",
+            critique(3, "ben", 2, "A banner helped us"),
+        ));
+        app.handle_event(live(
+            "cataloguers",
+            critique(4, "cara", 2, "Check subject headings"),
+        ));
+        app.handle_event(live("cataloguers", note(5, "dan", "Meetup on Thursday?")));
+        let s = screen(&app);
+        let (problem, line) = row(&s, "OPEN Patrons cannot find e-books");
+        let (meta, _) = row(&s, "ana · ");
+        let (first, first_line) = row(&s, "├─ ben");
+        let (first_body, _) = row(&s, "│  A banner helped us");
+        let (second, _) = row(&s, "└─ cara");
+        let (note_row, _) = row(&s, "Meetup on Thursday?");
+        assert!(problem < meta && meta < first && first < first_body && first_body < second);
+        assert!(second < note_row);
+        assert!(line.contains("OPEN"));
+        assert!(s[meta].contains("2 critiques"));
+        // New critiques on my own problem stand out.
+        assert!(first_line.contains("◆ new on your problem"), "{first_line}");
+        // Branches sit to the right of the problem's text.
+        let col = |l: &str, t: &str| l[..l.find(t).expect("found")].chars().count();
+        assert!(
+            col(first_line, "├─") > col(line, "OPEN"),
+            "{}",
+            s.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_circle_list_shows_unread_counts() {
+        let app = connected_app();
+        let s = screen(&app);
+        let (_, reading) = row(&s, " reading ");
+        assert!(reading.contains(" 3│"), "{reading}");
+        let (_, cataloguers) = row(&s, "▶ cataloguers");
+        let left: String = cataloguers.chars().take(26).collect();
+        assert!(!left.chars().any(|c| c.is_ascii_digit()), "{left}");
+        row(&s, "Other circles");
+        row(&s, "garden");
+    }
+
+    #[test]
+    fn the_status_bar_shows_server_handle_and_connection() {
+        let mut app = connected_app();
+        let s = screen(&app);
+        let last = s.last().expect("a last row");
+        assert!(
+            last.contains("● connected · ana @ ws://127.0.0.1:7878/v1/ws"),
+            "{last}"
+        );
+        assert!(last.contains("? help"), "{last}");
+        app.handle_event(Event::Net(NetMsg::Disconnected {
+            reason: "cannot reach the server".into(),
+            retry_in: Duration::from_secs(4),
+        }));
+        let s = screen(&app);
+        let last = s.last().expect("a last row");
+        assert!(
+            last.contains("reconnecting in 4s (cannot reach the server)"),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn resolved_problems_show_what_helped() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", critique(3, "ben", 2, "A banner")));
+        app.handle_event(live("cataloguers", critique(4, "cara", 2, "Headings")));
+        app.handle_event(live(
+            "cataloguers",
+            event(
+                5,
+                "ana",
+                EventBody::Resolve {
+                    problem: id(2),
+                    helpful: vec![id(4)],
+                },
+            ),
+        ));
+        app.handle_event(live(
+            "cataloguers",
+            event(6, "dan", EventBody::Metoo { problem: id(2) }),
+        ));
+        let s = screen(&app);
+        row(&s, "✔ RESOLVED Patrons cannot find e-books");
+        let (_, helped) = row(&s, "★ helped");
+        assert!(helped.contains("cara"), "{helped}");
+        row(&s, "resolved by ana: 1 critique helped");
+        row(&s, "+1 me too (dan)");
+    }
+
+    #[test]
+    fn the_help_overlay_lists_the_keys() {
+        let mut app = connected_app();
+        app.handle_event(ch('?'));
+        let s = screen(&app);
+        row(&s, " Keys ");
+        row(&s, "critique it");
+        row(&s, "Alt-Enter  Ctrl-J");
+    }
+
+    #[test]
+    fn the_thread_shows_every_critique_in_full() {
+        let mut app = connected_app();
+        let long = "word ".repeat(60);
+        app.handle_event(live("cataloguers", critique(3, "ben", 2, &long)));
+        app.handle_event(key(KeyCode::Enter));
+        let s = screen(&app);
+        row(&s, " Thread ");
+        row(&s, "Critiques (1)");
+        row(&s, "[ ] ben");
+        let words: usize = s.iter().map(|l| l.matches("word").count()).sum();
+        assert_eq!(words, 60);
+    }
+
+    #[test]
+    fn the_compose_box_says_what_is_being_written() {
+        let mut app = connected_app();
+        app.handle_event(ch('c'));
+        typed(&mut app, "Try a banner");
+        let s = screen(&app);
+        row(&s, "Critique on “Patrons cannot find e-books”");
+        row(&s, "Try a banner");
+        row(&s, "Enter send · Alt-Enter new line");
+    }
+
+    #[test]
+    fn wrap_keeps_words_and_line_breaks() {
+        assert_eq!(wrap("one two three", 8), vec!["one two", "three"]);
+        assert_eq!(wrap("a\n\nb", 10), vec!["a", "", "b"]);
+        assert_eq!(wrap("abcdefghijkl", 8), vec!["abcdefgh", "ijkl"]);
+        assert!(wrap("", 10).is_empty());
+    }
+}
