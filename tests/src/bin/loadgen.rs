@@ -72,6 +72,7 @@ struct Counters {
 
 struct Stats {
     counters: Counters,
+    /// Each connection keeps its own latencies and merges them here when it ends.
     delivery: Mutex<Histogram<u64>>,
     ack: Mutex<Histogram<u64>>,
 }
@@ -324,7 +325,10 @@ async fn run_connection(
     let mut in_flight: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     // Keep reading for a little after the last post, for deliveries in flight.
     let drain_until = stop_at + Duration::from_secs(2);
-    loop {
+    // Latencies in µs, kept locally (no lock per delivery) and merged at the end.
+    let mut delivery: Vec<u64> = Vec::new();
+    let mut ack: Vec<u64> = Vec::new();
+    let result = loop {
         tokio::select! {
             _ = tick.tick(), if poster && Instant::now() < stop_at => {
                 let t = now_micros();
@@ -337,18 +341,20 @@ async fn run_connection(
                     }
                     Target::Floor => json!({"room": circle, "body": body}),
                 };
-                ws.send(Message::text(frame.to_string())).await?;
+                if let Err(err) = ws.send(Message::text(frame.to_string())).await {
+                    break Err(err.into());
+                }
                 stats.counters.sent.fetch_add(1, Ordering::Relaxed);
             }
-            () = tokio::time::sleep_until(drain_until.into()) => return Ok(()),
+            () = tokio::time::sleep_until(drain_until.into()) => break Ok(()),
             frame = ws.next() => {
-                let Some(frame) = frame else { bail!("server closed the connection") };
-                let Message::Text(text) = frame? else { continue };
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    Some(Err(err)) => break Err(err.into()),
+                    None => break Err(anyhow::anyhow!("server closed the connection")),
+                };
                 let now = now_micros();
-                if text.contains("\"error\"") {
-                    stats.counters.errors.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
                 let is_event = match target {
                     Target::Circles => text.starts_with("{\"jsonrpc\":\"2.0\",\"method\":\"event\""),
                     Target::Floor => true,
@@ -356,21 +362,36 @@ async fn run_connection(
                 if is_event {
                     if let Some(t) = sent_at(&text) {
                         stats.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                        let _ = stats.delivery.lock().await.record(now.saturating_sub(t).max(1));
+                        delivery.push(now.saturating_sub(t).max(1));
                         if poster && target == Target::Floor {
                             stats.counters.acked.fetch_add(1, Ordering::Relaxed);
-                            let _ = stats.ack.lock().await.record(now.saturating_sub(t).max(1));
+                            ack.push(now.saturating_sub(t).max(1));
                         }
                     }
                 } else if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                    if value.get("error").is_some() {
+                        stats.counters.errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("error: {}", value["error"]);
+                    }
                     if let Some(t) = value["id"].as_u64().and_then(|id| in_flight.remove(&id)) {
                         stats.counters.acked.fetch_add(1, Ordering::Relaxed);
-                        let _ = stats.ack.lock().await.record(now.saturating_sub(t).max(1));
+                        ack.push(now.saturating_sub(t).max(1));
                     }
                 }
             }
         }
+    };
+    let mut histogram = stats.delivery.lock().await;
+    for micros in delivery {
+        let _ = histogram.record(micros);
     }
+    drop(histogram);
+    let mut histogram = stats.ack.lock().await;
+    for micros in ack {
+        let _ = histogram.record(micros);
+    }
+    drop(histogram);
+    result
 }
 
 async fn report(
