@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -16,6 +17,8 @@ pub struct Config {
     pub max_members_cap: u32,
     /// Frames queued for one connection before it counts as too slow and is cut off.
     pub outbound_queue: usize,
+    /// How often connections are pinged; one silent for two intervals is closed.
+    pub ping_interval: Duration,
 }
 
 impl Config {
@@ -30,6 +33,7 @@ impl Config {
             max_frame_bytes: 64 * 1024,
             max_members_cap: 50,
             outbound_queue: 1024,
+            ping_interval: Duration::from_secs(30),
         }
     }
 }

@@ -28,6 +28,9 @@ struct Args {
     /// Frames queued for a connection before it counts as too slow and is cut off.
     #[arg(long, env = "CIRCLES_OUTBOUND_QUEUE", default_value_t = 1024)]
     outbound_queue: usize,
+    /// Seconds between pings; a connection silent for two intervals is closed.
+    #[arg(long, env = "CIRCLES_PING_INTERVAL_SECS", default_value_t = 30)]
+    ping_interval_secs: u64,
 }
 
 fn main() {
@@ -62,6 +65,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         max_frame_bytes: args.max_frame_bytes,
         max_members_cap: args.max_members_cap.max(2),
         outbound_queue: args.outbound_queue.max(16),
+        ping_interval: std::time::Duration::from_secs(args.ping_interval_secs.max(1)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

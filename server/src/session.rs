@@ -39,6 +39,7 @@ pub enum CloseReason {
     TooSlow,
     TokenRevoked,
     TooBig,
+    Unresponsive,
 }
 
 impl CloseReason {
@@ -48,6 +49,7 @@ impl CloseReason {
             CloseReason::TooSlow => (1008, "too slow: resubscribe with since"),
             CloseReason::TokenRevoked => (1008, "token revoked; sign in again"),
             CloseReason::TooBig => (1009, "frame too big"),
+            CloseReason::Unresponsive => (1001, "no answer to pings; reconnect and resume"),
         };
         CloseFrame {
             code,
@@ -156,21 +158,37 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
         next_sub: 0,
     };
     tracing::debug!(session = session.id, "connection opened");
+    // Heartbeat: a ping every interval; a peer silent for two intervals
+    // (not even a pong) is gone, whatever TCP believes.
+    let every = app.config.ping_interval;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = tokio::time::Instant::now();
     let reason: Closing = loop {
         let catching_up = session.subs.values().any(|s| !s.live);
         let step = tokio::select! {
             biased;
             reason = kill.killed() => Err(Some(reason)),
-            frame = ws.recv() => match frame {
-                Some(Ok(Message::Text(text))) => request(&mut session, &mut ws, &mut rx, text.as_str()).await,
-                Some(Ok(Message::Binary(_))) => {
-                    let text = crate::api::binary_frame_error();
-                    write(&mut ws, &kill, [Utf8Bytes::from(text)]).await
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > every * 2 {
+                    Err(Some(CloseReason::Unresponsive))
+                } else {
+                    ping(&mut ws, &kill).await
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                Some(Ok(Message::Close(_))) | None => Err(None),
-                Some(Err(err)) => Err(read_error(err)),
-            },
+            }
+            frame = ws.recv() => {
+                last_heard = tokio::time::Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => request(&mut session, &mut ws, &mut rx, text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => {
+                        let text = crate::api::binary_frame_error();
+                        write(&mut ws, &kill, [Utf8Bytes::from(text)]).await
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                    Some(Ok(Message::Close(_))) | None => Err(None),
+                    Some(Err(err)) => Err(read_error(err)),
+                }
+            }
             Some(out) = rx.recv() => {
                 // Whatever else is queued goes out with it, in one flush.
                 let mut frames = vec![out];
@@ -229,6 +247,17 @@ async fn request(
 
 /// `Some(reason)` to send a close frame, `None` to just drop the socket.
 type Closing = Option<CloseReason>;
+
+/// Sends a ping, under the same limits as any write.
+async fn ping(ws: &mut WebSocket, kill: &Kill) -> Result<(), Closing> {
+    tokio::select! {
+        sent = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::Ping(Default::default()))) => match sent {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(None),
+        },
+        reason = kill.killed() => Err(Some(reason)),
+    }
+}
 
 /// Writes frames with one flush. Gives up when the peer takes too long to
 /// accept them, or at once when the connection is killed (a peer that
