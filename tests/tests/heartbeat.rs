@@ -29,7 +29,9 @@ async fn a_client_that_answers_pings_stays_connected() {
     }
     // Five intervals later, the connection still answers requests.
     let request = r#"{"jsonrpc":"2.0","id":1,"method":"circle.list"}"#;
-    futures_util::SinkExt::send(&mut ws, Message::text(request)).await.unwrap();
+    futures_util::SinkExt::send(&mut ws, Message::text(request))
+        .await
+        .unwrap();
     loop {
         match within("the answer", ws.next()).await {
             Some(Ok(Message::Text(text))) => {
@@ -47,7 +49,9 @@ async fn a_silent_peer_is_closed_after_two_intervals() {
     let server = TestServer::start_with(|config| config.ping_interval = PING).await;
     // A raw socket: after the handshake it never answers anything, like a
     // peer whose network vanished.
-    let mut tcp = within("connect", TcpStream::connect(server.addr)).await.unwrap();
+    let mut tcp = within("connect", TcpStream::connect(server.addr))
+        .await
+        .unwrap();
     let handshake = format!(
         "GET /v1/ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
