@@ -40,6 +40,8 @@ pub enum CloseReason {
     TokenRevoked,
     TooBig,
     Unresponsive,
+    /// The server failed under this connection's subscription (a store error).
+    ServerError,
 }
 
 impl CloseReason {
@@ -50,6 +52,7 @@ impl CloseReason {
             CloseReason::TokenRevoked => (1008, "token revoked; sign in again"),
             CloseReason::TooBig => (1009, "frame too big"),
             CloseReason::Unresponsive => (1001, "no answer to pings; reconnect and resume"),
+            CloseReason::ServerError => (1011, "server error; reconnect and resume"),
         };
         CloseFrame {
             code,

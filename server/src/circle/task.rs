@@ -204,6 +204,13 @@ impl CircleTask {
             while let Some((result, done)) = pending.next().await {
                 task.finish(result, done);
             }
+            // Their subscriptions end with this task: they reconnect and
+            // resume from the reloaded circle.
+            for (_, s) in task.subscribers.drain() {
+                s.subscriber
+                    .kill
+                    .kill(crate::session::CloseReason::ServerError);
+            }
         }
         tracing::debug!(circle = %task.state.record.slug, "circle unloaded");
     }
