@@ -41,9 +41,12 @@ pub enum Command {
     List,
     /// Create a circle; you become its facilitator.
     Create {
+        /// What people type to name it: 2-40 of a-z, 0-9 and -.
         slug: String,
+        /// Its name as shown.
         #[arg(long)]
         name: String,
+        /// What the circle is for.
         #[arg(long)]
         purpose: Option<String>,
         /// Members only; others join with an invite code.
@@ -56,6 +59,7 @@ pub enum Command {
     /// Join a circle (private circles need --invite).
     Join {
         slug: String,
+        /// The code a facilitator gave you (`circles invite`).
         #[arg(long)]
         invite: Option<String>,
     },
@@ -69,18 +73,21 @@ pub enum Command {
     /// stdin when piped, else from $EDITOR.
     Problem {
         slug: String,
+        /// One line that says what you are stuck on.
         #[arg(long)]
         title: String,
+        /// The details (else stdin when piped, else $EDITOR).
         #[arg(long)]
         body: Option<String>,
         /// A tag (repeat for more).
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// Answer a problem with experience, advice or criticism.
+    /// Answer a problem with experience, advice or criticism. The body comes
+    /// from --body, else from stdin when piped, else from $EDITOR.
     Critique {
         slug: String,
-        /// The problem's id (a unique prefix will do).
+        /// The problem's id: the short id shown, or a unique prefix.
         problem: String,
         #[arg(long)]
         body: Option<String>,
@@ -100,7 +107,9 @@ pub enum Command {
     /// Change one of your posts.
     Edit {
         slug: String,
+        /// The post's id: the short id shown, or a unique prefix.
         post: String,
+        /// The new text (else stdin when piped, else $EDITOR).
         #[arg(long)]
         body: Option<String>,
         /// New title (problems only).
@@ -108,12 +117,18 @@ pub enum Command {
         title: Option<String>,
     },
     /// Withdraw a post (yours, or any as a facilitator).
-    Retract { slug: String, post: String },
+    Retract {
+        slug: String,
+        /// The post's id: the short id shown, or a unique prefix.
+        post: String,
+    },
     /// The problems of a circle.
     Problems {
         slug: String,
+        /// Only the open ones.
         #[arg(long, conflicts_with = "resolved")]
         open: bool,
+        /// Only the resolved ones.
         #[arg(long)]
         resolved: bool,
     },

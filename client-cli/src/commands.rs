@@ -373,11 +373,14 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::History { slug, limit } => {
             let connection = ctx.signed_in().await?;
             let params = m::History {
-                circle: slug,
+                circle: slug.clone(),
                 before: None,
                 limit: Some(limit),
             };
             let page = connection.call::<m::CircleHistory>(params).await?;
+            if let Some(last) = page.events.last() {
+                mark_read(&connection, &slug, last.seq).await;
+            }
             if ctx.json {
                 output::json(&page);
             } else {
@@ -393,6 +396,16 @@ pub async fn run(cli: Cli) -> CliResult<()> {
     Ok(())
 }
 
+/// Moves my read marker: what was printed has been read. Not being a member
+/// (a public circle) just means there is no marker to move.
+pub async fn mark_read(connection: &Connection, circle: &str, seq: u64) {
+    let params = m::MarkRead {
+        circle: circle.to_owned(),
+        seq,
+    };
+    let _ = connection.call::<m::CircleRead>(params).await;
+}
+
 fn save_session(ctx: Ctx, session: &m::Session) -> CliResult<()> {
     let mut saved = ctx.saved;
     saved.server = Some(ctx.server);
@@ -402,14 +415,21 @@ fn save_session(ctx: Ctx, session: &m::Session) -> CliResult<()> {
     Ok(())
 }
 
-/// What a write command prints: the event, or its seq and id.
+/// What a write command prints: `KIND #SEQ ID`, where ID is the post it
+/// made or acted on (an edit names the post edited), or the event as JSON.
 fn posted(ctx: &Ctx, result: m::EventResult) {
+    use circles_protocol::event::EventBody;
     if ctx.json {
         output::json(&result);
-    } else {
-        let event = &result.event;
-        println!("{} #{} {}", event.body.kind(), event.seq, short(&event.id));
+        return;
     }
+    let event = &result.event;
+    let post = match &event.body {
+        EventBody::Edit { post, .. } | EventBody::Retract { post } => post,
+        EventBody::Resolve { problem, .. } | EventBody::Metoo { problem } => problem,
+        _ => &event.id,
+    };
+    println!("{} #{} {}", event.body.kind(), event.seq, short(post));
 }
 
 /// From `CIRCLES_PASSWORD`, else prompted without echo (twice for a new one).

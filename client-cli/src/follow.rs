@@ -98,6 +98,10 @@ async fn follow_once(
                 on_event(&notice.event);
                 seen = notice.event.seq;
                 *last = Some(seen);
+                if connection.notices.is_empty() {
+                    // Caught up with what arrived: it has been read.
+                    crate::commands::mark_read(&connection, slug, seen).await;
+                }
             }
         }
     }

@@ -7,16 +7,17 @@ use uuid::Uuid;
 use crate::client::Caller;
 use crate::error::{CliError, CliResult};
 
-/// Characters shown of an id: a UUID v7 starts with its millisecond
-/// timestamp, so 13 characters (`01a22841-dbf3`) tell posts apart unless two
-/// came in the same millisecond.
-pub const SHORT: usize = 13;
+/// Characters shown of an id: its last 8 hex digits. A UUID v7 starts with
+/// its millisecond timestamp, so posts of the same minute share their first
+/// characters; its end is random, so 8 digits tell a circle's posts apart.
+pub const SHORT: usize = 8;
 
 /// History pages searched for a prefix before asking for the whole id.
 const MAX_PAGES: usize = 50;
 
 pub fn short(id: &Uuid) -> String {
-    id.to_string()[..SHORT].to_owned()
+    let hex = id.simple().to_string();
+    hex[hex.len() - SHORT..].to_owned()
 }
 
 /// Which posts a reference may name.
@@ -46,7 +47,7 @@ impl PostKind {
 }
 
 /// A full id as given, or the one post of `kind` in `circle` whose id starts
-/// with `input` (dashes optional).
+/// or ends with `input` (dashes optional): the short ids shown are id ends.
 pub async fn resolve(
     caller: &Caller,
     circle: &str,
@@ -63,7 +64,7 @@ pub async fn resolve(
         .to_lowercase();
     if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(CliError::Usage(format!(
-            "{input:?} is not a {} id: give the id or at least 4 of its first characters",
+            "{input:?} is not a {} id: give the id, its short form, or at least 4 of its characters",
             kind.noun()
         )));
     }
@@ -79,7 +80,8 @@ pub async fn resolve(
             .await?;
         for event in &page.events {
             let hex = event.id.simple().to_string();
-            if hex.starts_with(&prefix) && kind.admits(&event.body) && !event.retracted {
+            // Retracted posts count: the server then says what happened to them.
+            if (hex.starts_with(&prefix) || hex.ends_with(&prefix)) && kind.admits(&event.body) {
                 matches.push(event.id);
             }
         }
@@ -91,7 +93,7 @@ pub async fn resolve(
     match matches.as_slice() {
         [id] => Ok(*id),
         [] => Err(CliError::Refused(format!(
-            "no {} in {circle} has an id starting with {input}",
+            "no {} in {circle} has an id starting or ending with {input}",
             kind.noun()
         ))),
         many => Err(CliError::Usage(format!(

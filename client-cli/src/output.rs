@@ -164,14 +164,23 @@ pub fn problems(problems: &[ProblemSummary]) {
             ProblemStatus::Resolved => "resolved",
         };
         println!(
-            "{}  {:<8} {:>2} critiques {:>2} metoo  {} ({})",
+            "{}  {:<8} {:<13} {:<9} {} ({})",
             short(&p.id),
             status,
-            p.critiques,
-            p.metoos,
+            count(p.critiques, "critique"),
+            count(p.metoos, "metoo"),
             p.title,
             p.author
         );
+    }
+}
+
+/// `1 critique`, `2 critiques`.
+fn count(n: u32, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -194,21 +203,19 @@ pub fn thread(p: &ProblemThread) {
         println!();
         println!("Also stuck on this: {}", p.metoos.join(", "));
     }
-    for c in &p.critiques {
-        println!();
+    for (i, c) in p.critiques.iter().enumerate() {
+        let last = i + 1 == p.critiques.len();
+        let (branch, stem) = if last { ("└", " ") } else { ("├", "│") };
+        println!("  │");
         let helpful = if c.helpful { "  ★ helped" } else { "" };
         let edited = if c.edited { " (edited)" } else { "" };
-        println!(
-            "  ├ {} · {} · {}{edited}{helpful}",
-            c.author,
-            short(&c.id),
-            time(c.at)
-        );
+        let (who, id, at) = (&c.author, short(&c.id), time(c.at));
+        println!("  {branch} {who} · {id} · {at}{edited}{helpful}");
         if c.retracted {
-            println!("  │ (retracted)");
+            println!("  {stem} (retracted)");
         } else {
             for line in c.body.lines() {
-                println!("  │ {line}");
+                println!("  {stem} {line}");
             }
         }
     }

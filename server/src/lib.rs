@@ -38,6 +38,8 @@ use store::Store;
 
 /// How long connections and circles get to finish when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a new server waits for the data directory's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What every connection and circle shares.
 #[derive(Debug)]
@@ -69,6 +71,31 @@ impl App {
     }
 }
 
+/// Opens the store, waiting a little for its lock: a server that is still
+/// closing on the same directory (a restart) releases it shortly.
+async fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    let mut warned = false;
+    loop {
+        match Store::open(dir) {
+            Err(store::StoreError::Locked) if tokio::time::Instant::now() < deadline => {
+                if !warned {
+                    tracing::warn!(
+                        "{} is locked; waiting for the server using it to stop",
+                        dir.display()
+                    );
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            result => {
+                return result
+                    .with_context(|| format!("cannot open the store in {}", dir.display()));
+            }
+        }
+    }
+}
+
 /// Serves Circles on `listener` until `shutdown` completes, then closes every
 /// connection with 1001, makes everything durable and returns (releasing the
 /// data directory).
@@ -77,8 +104,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Store::open(&config.data_dir)
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let store = open_store(&config.data_dir).await?;
     let store = Arc::new(store);
     // Only now: a supervisor waiting for this line may rely on the store being open.
     let addr = listener

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------
 // helpers
 
-/// `problem #3 0190abcd-ef12` (what a write command prints) as (kind, seq, short id).
+/// `problem #3 9f00a1b2` (what a write command prints) as (kind, seq, short id).
 fn posted(out: &Output) -> (String, u64, String) {
     let stdout = out.success();
     let words: Vec<&str> = stdout.split_whitespace().collect();
@@ -33,8 +33,8 @@ fn posted(out: &Output) -> (String, u64, String) {
         .unwrap_or_else(|| panic!("`{}`: no #SEQ in {stdout:?}", out.command));
     assert_eq!(
         words[2].len(),
-        13,
-        "`{}`: a short id has 13 characters: {stdout:?}",
+        8,
+        "`{}`: a short id is the last 8 hex digits of the id: {stdout:?}",
         out.command
     );
     (words[0].to_owned(), seq, words[2].to_owned())
@@ -214,7 +214,7 @@ async fn two_peers_work_a_problem_from_register_to_history() {
     assert_eq!(event["author"], "ana");
     assert_eq!(event["body"], "Tell the front desk too.");
     assert!(
-        str_of(&event["problem"], "critique.problem").starts_with(&problem),
+        str_of(&event["problem"], "critique.problem").ends_with(&problem),
         "the critique names the problem {problem}: {event}"
     );
     let second_critique = str_of(&event["id"], "critique id").to_owned();
@@ -237,7 +237,7 @@ async fn two_peers_work_a_problem_from_register_to_history() {
     let thread = ben.json(&["show", "lib", &problem]).await;
     let p = &thread["problem"];
     let problem_id = str_of(&p["id"], "problem id").to_owned();
-    assert!(problem_id.starts_with(&problem), "{p}");
+    assert!(problem_id.ends_with(&problem), "{p}");
     assert_eq!(p["seq"], 3);
     assert_eq!(p["author"], "ben");
     assert_eq!(p["title"], "Patrons cannot find the e-books");
@@ -252,7 +252,7 @@ async fn two_peers_work_a_problem_from_register_to_history() {
     let critiques = p["critiques"].as_array().expect("critiques array");
     assert_eq!(critiques.len(), 2, "{p}");
     let first_critique = str_of(&critiques[0]["id"], "critique id").to_owned();
-    assert!(first_critique.starts_with(&critique), "{p}");
+    assert!(first_critique.ends_with(&critique), "{p}");
     assert_eq!(critiques[0]["author"], "ana");
     assert_eq!(critiques[0]["body"], "A banner on the home page helped us.");
     assert_eq!(critiques[0]["helpful"], true);
@@ -486,15 +486,16 @@ async fn a_unique_prefix_of_a_post_id_works_wherever_an_id_does() {
     // Too short, not hex, or matching nothing.
     ben.run(&["show", "desk", "ab"]).await.fails_with(
         2,
-        "\"ab\" is not a problem id: give the id or at least 4 of its first characters",
+        "\"ab\" is not a problem id: give the id, its short form, or at least 4 of its characters",
     );
     ben.run(&["metoo", "desk", "xyz-123"]).await.fails_with(
         2,
-        "\"xyz-123\" is not a problem id: give the id or at least 4 of its first characters",
+        "\"xyz-123\" is not a problem id: give the id, its short form, or at least 4 of its characters",
     );
-    ben.run(&["show", "desk", "ffff"])
-        .await
-        .fails_with(1, "no problem in desk has an id starting with ffff");
+    ben.run(&["show", "desk", "ffff"]).await.fails_with(
+        1,
+        "no problem in desk has an id starting or ending with ffff",
+    );
 
     // critique, by prefix.
     let c1 = ben
@@ -526,7 +527,7 @@ async fn a_unique_prefix_of_a_post_id_works_wherever_an_id_does() {
     let c1_prefix = unique_prefix(&c1, &posts);
     ben.run(&["show", "desk", &c1_prefix]).await.fails_with(
         1,
-        &format!("no problem in desk has an id starting with {c1_prefix}"),
+        &format!("no problem in desk has an id starting or ending with {c1_prefix}"),
     );
 
     // metoo, by prefix.
@@ -573,17 +574,14 @@ async fn a_unique_prefix_of_a_post_id_works_wherever_an_id_does() {
     assert_eq!(edited["event"]["post"], c2.as_str());
     assert_eq!(edited["event"]["body"], "Not the same after all.");
 
-    // retract, by prefix; a retracted post's prefix then names nothing.
+    // retract, by prefix; retracting it again says it already is.
     let note_prefix = unique_prefix(&note, &posts);
     let retracted = ben.json(&["retract", "desk", &note_prefix]).await;
     assert_eq!(retracted["event"]["kind"], "retract");
     assert_eq!(retracted["event"]["post"], note.as_str());
     ben.run(&["retract", "desk", &note_prefix])
         .await
-        .fails_with(
-            1,
-            &format!("no post in desk has an id starting with {note_prefix}"),
-        );
+        .fails_with(1, "that post is already retracted");
 
     // The thread shows it all.
     let thread = ana.json(&["show", "desk", &p2[..13]]).await;
@@ -1290,4 +1288,56 @@ async fn tail_of_an_unknown_circle_fails() {
     ana.run(&["tail", "nosuch"])
         .await
         .fails_with(1, &unknown_circle("nosuch"));
+}
+
+/// Reading with `history` or `tail` moves the read marker, so `list` stops
+/// counting what was read; short ids (the id's end) name posts.
+#[tokio::test]
+async fn reading_clears_unread_and_short_ids_name_posts() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    ana.register().await;
+    ben.register().await;
+    ana.ok(&["create", "desk", "--name", "Desk"]).await;
+    ben.ok(&["join", "desk"]).await;
+    let problem = ana
+        .cmd(&["problem", "desk", "--title", "Stuck"])
+        .stdin("the details")
+        .run()
+        .await;
+    let (_, _, short) = posted(&problem);
+    ana.ok(&["note", "desk", "one"]).await;
+
+    let unread = |list: &Value| list["circles"][0]["unread"].as_u64();
+    assert_eq!(unread(&ben.json(&["list"]).await), Some(2));
+    ben.ok(&["history", "desk"]).await;
+    assert_eq!(unread(&ben.json(&["list"]).await), Some(0));
+
+    // tail marks what it prints as read.
+    let mut tail = ben.spawn(&["tail", "desk", "--json"]).await;
+    ana.ok(&["note", "desk", "two"]).await;
+    let line = tail.next_json("the note from tail").await;
+    assert_eq!(line["body"], "two");
+    // The marker is moved right after printing; `list` sees it soon after.
+    let mut cleared = false;
+    for _ in 0..50 {
+        if unread(&ben.json(&["list"]).await) == Some(0) {
+            cleared = true;
+            break;
+        }
+    }
+    assert!(cleared, "tail should mark what it printed as read");
+    tail.stop().await;
+
+    // The short id printed for the problem names it.
+    let thread = ben.json(&["show", "desk", &short]).await;
+    assert_eq!(thread["problem"]["title"], "Stuck");
+    assert!(
+        thread["problem"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&short),
+        "{thread}"
+    );
 }

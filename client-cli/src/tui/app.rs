@@ -75,6 +75,8 @@ pub struct ThreadView {
     pub selected: Option<usize>,
     /// Critiques marked as helpful, for resolving.
     pub helpful: Vec<Uuid>,
+    /// `r` was pressed once: resolving cannot be undone, so it asks first.
+    pub confirm_resolve: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -329,6 +331,12 @@ impl App {
                 Post::Metoo { .. } => self.say("Noted: you have this problem too."),
                 post => {
                     let noun = post.noun();
+                    if let Post::Note { circle, .. } | Post::Problem { circle, .. } = &post {
+                        // Show it: follow the newest entry, where it lands.
+                        if let Some(c) = self.circle_by_slug(circle) {
+                            c.selected = None;
+                        }
+                    }
                     self.say(format!("Your {noun} is posted."));
                 }
             },
@@ -722,11 +730,13 @@ impl App {
             return;
         };
         let id = p.id;
+        let first = p.live_critiques().next().map(|_| 0);
         c.timeline.clear_fresh(&id);
         self.overlay = Some(Overlay::Thread(ThreadView {
             problem: id,
-            selected: None,
+            selected: first,
             helpful: Vec::new(),
+            confirm_resolve: false,
         }));
     }
 
@@ -757,6 +767,7 @@ impl App {
             return;
         };
         let live: Vec<Uuid> = p.live_critiques().map(|c| c.id).collect();
+        let confirming = std::mem::take(&mut thread.confirm_resolve);
         match key.code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Left | KeyCode::Char('h') => {
                 self.overlay = None;
@@ -790,6 +801,18 @@ impl App {
             }
             KeyCode::Char('r') => match self.cannot_resolve(&p) {
                 Some(message) => self.error(message),
+                None if !confirming => {
+                    thread.confirm_resolve = true;
+                    let helped = match thread.helpful.len() {
+                        0 => "no critique marked as helpful (Space marks one)".to_owned(),
+                        1 => "1 helpful critique".to_owned(),
+                        n => format!("{n} helpful critiques"),
+                    };
+                    self.say(format!(
+                        "Resolve “{}” with {helped}? r again to confirm; it cannot be undone.",
+                        p.title
+                    ));
+                }
                 None => {
                     if let Some(circle) = self.circle().map(|c| c.info.slug.clone()) {
                         out.push(Action::Net(Request::Post(Post::Resolve {
@@ -1255,8 +1278,15 @@ pub(crate) mod tests {
         app.handle_event(live("cataloguers", critique(5, "ben", 2, "Banner")));
         app.handle_event(ch('r'));
         assert!(matches!(app.overlay, Some(Overlay::Thread(_))));
-        app.handle_event(ch('j'));
+        // The first critique is selected when the thread opens.
         app.handle_event(ch(' '));
+        // Resolving cannot be undone: the first r asks, the second resolves.
+        assert_eq!(app.handle_event(ch('r')), vec![]);
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("r again to confirm"))
+        );
         assert_eq!(
             app.handle_event(ch('r')),
             vec![Action::Net(Request::Post(Post::Resolve {
@@ -1265,6 +1295,9 @@ pub(crate) mod tests {
                 helpful: vec![id(5)],
             }))]
         );
+        // Any other key in between cancels the confirmation.
+        app.handle_event(ch('k'));
+        assert_eq!(app.handle_event(ch('r')), vec![]);
     }
 
     #[test]

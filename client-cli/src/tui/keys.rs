@@ -16,7 +16,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("Enter  o", "open its thread (all critiques in full)"),
     ("c", "critique it: share experience, advice or criticism"),
     ("m", "me too: you are stuck on this as well"),
-    ("r", "resolve it (yours): mark what helped, then r again"),
+    (
+        "r",
+        "resolve it (yours): opens the thread to mark what helped",
+    ),
     ("", "Writing"),
     ("n", "write a note to the circle"),
     ("p", "bring a problem: its title, Enter, then its body"),
@@ -27,7 +30,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("", "In a thread"),
     ("j k", "select a critique"),
     ("Space", "mark it as helpful (your open problem)"),
-    ("r", "resolve with the marked critiques"),
+    (
+        "r",
+        "resolve with the marked critiques (r twice: it cannot be undone)",
+    ),
     ("Esc  q", "close the thread"),
     ("", "Other"),
     (

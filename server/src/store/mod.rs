@@ -56,6 +56,9 @@ pub enum StoreError {
     /// The key is taken (a handle, a slug).
     #[error("already exists")]
     Exists,
+    /// Another store (another server, or one still closing) holds the directory.
+    #[error("the data directory is in use by another circles-server")]
+    Locked,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -131,7 +134,13 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .segment_size(SEGMENT_SIZE)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked
+                }
+                other => StoreError::Sled(other),
+            })?;
         let meta = db.open_tree("meta")?;
         check_schema(&meta)?;
         // sled keeps its log in `db`; fdatasync on our own handle covers it.
