@@ -90,6 +90,7 @@ async fn follow_once(
     *connected = true;
     let mut seen = last.unwrap_or(subscribed.head);
     *last = Some(seen);
+    let mut marked = seen;
     while let Some(notice) = connection.next_notice().await {
         if let Notice::Event(notice) = notice {
             // The server sends each event once; the check keeps a resumed
@@ -98,11 +99,12 @@ async fn follow_once(
                 on_event(&notice.event);
                 seen = notice.event.seq;
                 *last = Some(seen);
-                if connection.notices.is_empty() {
-                    // Caught up with what arrived: it has been read.
-                    crate::commands::mark_read(&connection, slug, seen).await;
-                }
             }
+        }
+        if seen > marked && connection.notices.is_empty() {
+            // Caught up with what arrived: what was printed has been read.
+            crate::commands::mark_read(&connection, slug, seen).await;
+            marked = seen;
         }
     }
     Ok(connection.closed().await.unwrap_or_else(|| "closed".into()))
