@@ -260,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
         let circle = format!("{}-c{}", args.prefix, (i / members) % args.circles);
         let target = args.target;
         let filler = filler.clone();
+        let phase = ((i / members) % args.circles) as f64 / args.circles as f64;
         tasks.push(tokio::spawn(async move {
             run_connection(
                 ws,
@@ -270,6 +271,7 @@ async fn main() -> anyhow::Result<()> {
                 per_circle_interval,
                 stop_at,
                 filler,
+                phase,
             )
             .await
         }));
@@ -318,8 +320,13 @@ async fn run_connection(
     interval: Duration,
     stop_at: Instant,
     filler: String,
+    phase: f64,
 ) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(interval);
+    // Posters start spread over one interval, so circles do not post in bursts.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + interval.mul_f64(phase),
+        interval,
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_id: u64 = 100;
     let mut in_flight: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
