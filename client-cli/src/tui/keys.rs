@@ -47,3 +47,7 @@ pub const HELP: &[(&str, &str)] = &[
 /// The one-line hint shown when nothing is being written.
 pub const HINT: &str =
     "n note · p problem · c critique · m me too · r resolve · Enter thread · ? help · q quit";
+
+/// The hint while a thread is open.
+pub const THREAD_HINT: &str =
+    "j k select · Space helped · r resolve · c critique · m me too · Esc close · ? help";

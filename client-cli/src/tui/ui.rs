@@ -570,7 +570,11 @@ fn render_compose(app: &App, frame: &mut Frame, area: Rect) {
         let block = pane(" Write ", false);
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        frame.render_widget(Paragraph::new(Line::styled(keys::HINT, DIM)), inner);
+        let hint = match app.overlay {
+            Some(crate::tui::app::Overlay::Thread(_)) => keys::THREAD_HINT,
+            _ => keys::HINT,
+        };
+        frame.render_widget(Paragraph::new(Line::styled(hint, DIM)), inner);
         return;
     };
     let hint = if compose.multiline() {
