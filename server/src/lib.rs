@@ -73,11 +73,11 @@ impl App {
 
 /// Opens the store, waiting a little for its lock: a server that is still
 /// closing on the same directory (a restart) releases it shortly.
-async fn open_store(dir: &std::path::Path) -> anyhow::Result<Store> {
+async fn open_store(dir: &std::path::Path, cache_bytes: u64) -> anyhow::Result<Store> {
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     let mut warned = false;
     loop {
-        match Store::open(dir) {
+        match Store::open_with_cache(dir, cache_bytes) {
             Err(store::StoreError::Locked) if tokio::time::Instant::now() < deadline => {
                 if !warned {
                     tracing::warn!(
@@ -104,7 +104,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = open_store(&config.data_dir).await?;
+    let store = open_store(&config.data_dir, config.cache_bytes).await?;
     let store = Arc::new(store);
     // Only now: a supervisor waiting for this line may rely on the store being open.
     let addr = listener

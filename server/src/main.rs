@@ -31,6 +31,9 @@ struct Args {
     /// Seconds between pings; a connection silent for two intervals is closed.
     #[arg(long, env = "CIRCLES_PING_INTERVAL_SECS", default_value_t = 30)]
     ping_interval_secs: u64,
+    /// MiB of memory for the store's page cache.
+    #[arg(long, env = "CIRCLES_CACHE_MB", default_value_t = 256)]
+    cache_mb: u64,
 }
 
 fn main() {
@@ -66,6 +69,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         max_members_cap: args.max_members_cap.max(2),
         outbound_queue: args.outbound_queue.max(16),
         ping_interval: std::time::Duration::from_secs(args.ping_interval_secs.max(1)),
+        cache_bytes: args.cache_mb.max(16) << 20,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

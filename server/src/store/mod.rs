@@ -35,6 +35,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 const SEGMENT_SIZE: usize = 4 << 20;
 
+/// sled's page cache, unless the operator says otherwise.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +130,12 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`, checking its schema version.
     pub fn open(dir: &Path) -> StoreResult<Store> {
+        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with sled's page cache capped at `cache_bytes`
+    /// (sled's own default is 1 GiB).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> StoreResult<Store> {
         std::fs::create_dir_all(dir)?;
         // Items over a quarter of a segment go to blob files of their own;
         // 4 MiB segments keep leaves of 16 KiB posts inline (see commit.rs for
@@ -134,6 +143,7 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .segment_size(SEGMENT_SIZE)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
