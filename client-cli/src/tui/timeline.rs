@@ -25,7 +25,7 @@ pub struct Timeline {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
     Problem(ProblemView),
-    Note(NoteView),
+    Note(PostView),
     Activity(ActivityView),
 }
 
@@ -54,22 +54,12 @@ pub struct ProblemView {
     /// The critiques that helped, as the author named them.
     pub helpful: Vec<Uuid>,
     pub metoos: Vec<String>,
-    pub critiques: Vec<CritiqueView>,
+    pub critiques: Vec<PostView>,
 }
 
+/// A critique or a note: who wrote what, and what became of it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CritiqueView {
-    pub id: Uuid,
-    pub seq: u64,
-    pub author: String,
-    pub at: Millis,
-    pub body: String,
-    pub edited: bool,
-    pub retracted: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct NoteView {
+pub struct PostView {
     pub id: Uuid,
     pub seq: u64,
     pub author: String,
@@ -143,7 +133,7 @@ impl ProblemView {
     }
 
     /// Critiques that are not retracted.
-    pub fn live_critiques(&self) -> impl Iterator<Item = &CritiqueView> {
+    pub fn live_critiques(&self) -> impl Iterator<Item = &PostView> {
         self.critiques.iter().filter(|c| !c.retracted)
     }
 }
@@ -260,7 +250,7 @@ impl Timeline {
             }
             EventBody::Critique { problem, body } => {
                 let problem = self.problem_or_placeholder(*problem);
-                problem.critiques.push(CritiqueView {
+                problem.critiques.push(PostView {
                     id: event.id,
                     seq: event.seq,
                     author: event.author.clone(),
@@ -280,7 +270,7 @@ impl Timeline {
                 }
             }
             EventBody::Note { body } => {
-                self.entries.push(Entry::Note(NoteView {
+                self.entries.push(Entry::Note(PostView {
                     id: event.id,
                     seq: event.seq,
                     author: event.author.clone(),

@@ -289,10 +289,7 @@ impl Store {
                 by_handle.insert(pair_key(creator, circle.id.as_bytes()), role.as_slice())?;
                 Ok(())
             })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => StoreError::Sled(e),
-                TransactionError::Abort(e) => e,
-            })?;
+            .map_err(from_transaction)?;
         Ok(self.ticket())
     }
 
@@ -404,10 +401,7 @@ impl Store {
                 }
                 Ok(())
             })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => StoreError::Sled(e),
-                TransactionError::Abort(e) => e,
-            })?;
+            .map_err(from_transaction)?;
         Ok(self.ticket())
     }
 
@@ -568,6 +562,13 @@ fn seq_of(bytes: &[u8]) -> StoreResult<u64> {
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Our own record types always serialize.
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn from_transaction(err: TransactionError<StoreError>) -> StoreError {
+    match err {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(e) => e,
+    }
 }
 
 /// A JSON record by key.
