@@ -1,14 +1,15 @@
 //! How many durable appends per second the store takes, and at what latency:
 //! `W` writers each append to a circle of their own and wait for the durable
-//! point (sled flush + fdatasync, shared by group commit).
+//! point (sled flush + fdatasync, shared by group commit, or one per append
+//! with `per-write`).
 //!
-//! cargo run --release -p circles-server --example durable_appends -- [WRITERS] [SECONDS]
+//! cargo run --release -p circles-server --example durable_appends -- [WRITERS] [SECONDS] [group|per-write]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use circles_protocol::model::Visibility;
-use circles_server::store::{Append, CircleRecord, Store};
+use circles_server::store::{Append, CircleRecord, CommitMode, Store, StoreOptions};
 use uuid::Uuid;
 
 #[tokio::main]
@@ -16,8 +17,17 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let writers: usize = args.next().map_or(Ok(64), |a| a.parse())?;
     let seconds: u64 = args.next().map_or(Ok(5), |a| a.parse())?;
+    let commit = match args.next().as_deref() {
+        None | Some("group") => CommitMode::Group,
+        Some("per-write") => CommitMode::PerWrite,
+        Some(other) => anyhow::bail!("unknown commit mode {other:?}: group or per-write"),
+    };
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(Store::open(dir.path())?);
+    let options = StoreOptions {
+        commit,
+        ..StoreOptions::default()
+    };
+    let store = Arc::new(Store::open_with(dir.path(), options)?);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let body = vec![b'x'; 200];
 
@@ -60,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "writers {writers}: {} durable appends in {seconds}s = {:.0}/s; latency p50 {:?} p99 {:?}",
+        "writers {writers}, {commit:?} commit: {} durable appends in {seconds}s = {:.0}/s; latency p50 {:?} p99 {:?}",
         latencies.len(),
         latencies.len() as f64 / seconds as f64,
         pct(0.5),

@@ -19,8 +19,8 @@ pub struct Config {
     pub outbound_queue: usize,
     /// How often connections are pinged; one silent for two intervals is closed.
     pub ping_interval: Duration,
-    /// The most memory sled's page cache may take.
-    pub cache_bytes: u64,
+    /// How the store is opened: its page cache, how writes share flushes.
+    pub store: crate::store::StoreOptions,
 }
 
 impl Config {
@@ -36,7 +36,7 @@ impl Config {
             max_members_cap: 50,
             outbound_queue: 1024,
             ping_interval: Duration::from_secs(30),
-            cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
+            store: crate::store::StoreOptions::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod circle;
 pub mod config;
 mod credentials;
 mod error;
+#[doc(hidden)]
 mod http;
 mod presence;
 pub mod session;
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use circle::Circles;
-use store::Store;
+use store::{Store, StoreOptions};
 
 /// How long connections and circles get to finish when the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -58,6 +59,22 @@ pub struct App {
 }
 
 impl App {
+    /// Everything a server shares, over an open store.
+    pub fn new(config: Config, store: Arc<Store>) -> Arc<App> {
+        let stop = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        Arc::new(App {
+            circles: Circles::new(Arc::clone(&store), tracker.clone(), stop.clone()),
+            store,
+            shutdown: stop,
+            tracker,
+            hashing: Semaphore::new(4),
+            online: presence::Online::default(),
+            next_session: AtomicU64::new(0),
+            config,
+        })
+    }
+
     pub fn next_session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -73,11 +90,11 @@ impl App {
 
 /// Opens the store, waiting a little for its lock: a server that is still
 /// closing on the same directory (a restart) releases it shortly.
-async fn open_store(dir: &std::path::Path, cache_bytes: u64) -> anyhow::Result<Store> {
+async fn open_store(dir: &std::path::Path, options: StoreOptions) -> anyhow::Result<Store> {
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     let mut warned = false;
     loop {
-        match Store::open_with_cache(dir, cache_bytes) {
+        match Store::open_with(dir, options) {
             Err(store::StoreError::Locked) if tokio::time::Instant::now() < deadline => {
                 if !warned {
                     tracing::warn!(
@@ -104,7 +121,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = open_store(&config.data_dir, config.cache_bytes).await?;
+    let store = open_store(&config.data_dir, config.store).await?;
     let store = Arc::new(store);
     // Only now: a supervisor waiting for this line may rely on the store being open.
     let addr = listener
@@ -115,18 +132,9 @@ pub async fn run(
         circles_protocol::WS_PATH,
         config.data_dir.display()
     );
-    let stop = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let app = Arc::new(App {
-        circles: Circles::new(Arc::clone(&store), tracker.clone(), stop.clone()),
-        store,
-        shutdown: stop.clone(),
-        tracker: tracker.clone(),
-        hashing: Semaphore::new(4),
-        online: presence::Online::default(),
-        next_session: AtomicU64::new(0),
-        config,
-    });
+    let app = App::new(config, store);
+    let stop = app.shutdown.clone();
+    let tracker = app.tracker.clone();
 
     let signal = stop.clone();
     axum::serve(listener, http::router(Arc::clone(&app)))

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use circles_server::Config;
+use circles_server::store::{CommitMode, StoreOptions};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -34,6 +35,23 @@ struct Args {
     /// MiB of memory for the store's page cache.
     #[arg(long, env = "CIRCLES_CACHE_MB", default_value_t = 256)]
     cache_mb: u64,
+    /// How posts share flushes: `group` (one flush serves every post that
+    /// arrived meanwhile) or `per-write` (one flush per post, for benchmarks
+    /// that show what group commit buys).
+    #[arg(
+        long,
+        env = "CIRCLES_COMMIT",
+        value_enum,
+        default_value = "group",
+        hide = true
+    )]
+    commit: Commit,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Commit {
+    Group,
+    PerWrite,
 }
 
 fn main() {
@@ -69,7 +87,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         max_members_cap: args.max_members_cap.max(2),
         outbound_queue: args.outbound_queue.max(16),
         ping_interval: std::time::Duration::from_secs(args.ping_interval_secs.max(1)),
-        cache_bytes: args.cache_mb.max(16) << 20,
+        store: StoreOptions {
+            cache_bytes: args.cache_mb.max(16) << 20,
+            commit: match args.commit {
+                Commit::Group => CommitMode::Group,
+                Commit::PerWrite => CommitMode::PerWrite,
+            },
+        },
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

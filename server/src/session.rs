@@ -112,6 +112,25 @@ pub struct Session {
 }
 
 impl Session {
+    /// A signed-out session whose notifications go to `outbound`; it ends when
+    /// the server stops.
+    pub fn new(app: Arc<App>, outbound: mpsc::Sender<Outbound>) -> Session {
+        // A child of the server's shutdown token: stopping the server kills it too.
+        let kill = Kill {
+            token: app.shutdown.child_token(),
+            reason: Arc::default(),
+        };
+        Session {
+            id: app.next_session_id(),
+            app,
+            user: None,
+            outbound,
+            kill,
+            subs: HashMap::new(),
+            next_sub: 0,
+        }
+    }
+
     pub fn new_sub_id(&mut self) -> u64 {
         self.next_sub += 1;
         self.next_sub
@@ -146,20 +165,8 @@ impl Session {
 /// Serves one WebSocket until it closes, the peer is too slow, or the server stops.
 pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
     let (outbound, mut rx) = mpsc::channel(app.config.outbound_queue);
-    // A child of the server's shutdown token: stopping the server kills it too.
-    let kill = Kill {
-        token: app.shutdown.child_token(),
-        reason: Arc::default(),
-    };
-    let mut session = Session {
-        id: app.next_session_id(),
-        app: Arc::clone(&app),
-        user: None,
-        outbound,
-        kill: kill.clone(),
-        subs: HashMap::new(),
-        next_sub: 0,
-    };
+    let mut session = Session::new(Arc::clone(&app), outbound);
+    let kill = session.kill.clone();
     tracing::debug!(session = session.id, "connection opened");
     // Heartbeat: a ping every interval; a peer silent for two intervals
     // (not even a pong) is gone, whatever TCP believes.

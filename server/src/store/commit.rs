@@ -19,6 +19,17 @@ use tokio::sync::watch;
 
 use super::{StoreError, StoreResult};
 
+/// How writes share durable points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommitMode {
+    /// One flush serves every write that arrived while the last one ran.
+    #[default]
+    Group,
+    /// One flush per write, one after another: only to measure what group
+    /// commit buys.
+    PerWrite,
+}
+
 /// Hands out tickets and runs flushes on a thread of its own (flushes block).
 #[derive(Debug)]
 pub struct GroupCommit {
@@ -30,6 +41,7 @@ pub struct GroupCommit {
 
 #[derive(Debug)]
 struct Shared {
+    mode: CommitMode,
     // A std Mutex: held for a few instructions, never across an await.
     state: Mutex<State>,
     wake: Condvar,
@@ -49,6 +61,8 @@ struct State {
 struct Flushed {
     /// Every ticket up to this one is durable.
     ticket: u64,
+    /// Flushes done so far.
+    flushes: u64,
     /// Set once a flush failed: nothing after it can be promised.
     failure: Option<Arc<str>>,
 }
@@ -78,8 +92,14 @@ impl Ticket {
 }
 
 /// Starts the flush thread for `db`, fdatasyncing `data_file` after each flush.
-pub fn spawn(db: sled::Db, data_file: File, blob_dir: PathBuf) -> StoreResult<GroupCommit> {
+pub fn spawn(
+    db: sled::Db,
+    data_file: File,
+    blob_dir: PathBuf,
+    mode: CommitMode,
+) -> StoreResult<GroupCommit> {
     let shared = Arc::new(Shared {
+        mode,
         state: Mutex::new(State::default()),
         wake: Condvar::new(),
     });
@@ -108,6 +128,11 @@ impl GroupCommit {
         self.done.borrow().failure.clone()
     }
 
+    /// Flushes done so far.
+    pub fn flushes(&self) -> u64 {
+        self.done.borrow().flushes
+    }
+
     /// Call after a write: the ticket resolves once the write is durable.
     pub fn ticket(&self) -> Ticket {
         let mut state = self
@@ -115,8 +140,12 @@ impl GroupCommit {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // The running flush may have started before this write: take the next one.
-        let ticket = state.started + 1;
+        let ticket = match self.shared.mode {
+            // The running flush may have started before this write: take the next one.
+            CommitMode::Group => state.started + 1,
+            // A flush of its own, after every one already asked for.
+            CommitMode::PerWrite => state.requested + 1,
+        };
         state.requested = state.requested.max(ticket);
         drop(state);
         self.shared.wake.notify_one();
@@ -167,7 +196,10 @@ fn flush_loop(
             if state.requested <= state.started {
                 return; // stopping, and nothing is waiting
             }
-            state.started = state.requested;
+            state.started = match shared.mode {
+                CommitMode::Group => state.requested,
+                CommitMode::PerWrite => state.started + 1,
+            };
             state.started
         };
         let began = Instant::now();
@@ -179,7 +211,10 @@ fn flush_loop(
         match result {
             Ok(()) => {
                 tracing::trace!(ticket, elapsed = ?began.elapsed(), "group commit");
-                done.send_modify(|f| f.ticket = ticket);
+                done.send_modify(|f| {
+                    f.ticket = ticket;
+                    f.flushes += 1;
+                });
             }
             Err(reason) => {
                 tracing::error!(%reason, "flush failed: the store can no longer promise durability");

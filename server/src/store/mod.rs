@@ -28,7 +28,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use uuid::Uuid;
 
-pub use commit::Ticket;
+pub use commit::{CommitMode, Ticket};
 
 /// The on-disk layout this binary reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -37,6 +37,23 @@ const SEGMENT_SIZE: usize = 4 << 20;
 
 /// sled's page cache, unless the operator says otherwise.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+
+/// How the store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// The most memory sled's page cache may take (sled's own default is 1 GiB).
+    pub cache_bytes: u64,
+    pub commit: CommitMode,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            commit: CommitMode::Group,
+        }
+    }
+}
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -130,12 +147,11 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`, checking its schema version.
     pub fn open(dir: &Path) -> StoreResult<Store> {
-        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+        Store::open_with(dir, StoreOptions::default())
     }
 
-    /// Opens the store with sled's page cache capped at `cache_bytes`
-    /// (sled's own default is 1 GiB).
-    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> StoreResult<Store> {
+    /// Opens (or creates) the store in `dir` with `options`.
+    pub fn open_with(dir: &Path, options: StoreOptions) -> StoreResult<Store> {
         std::fs::create_dir_all(dir)?;
         // Items over a quarter of a segment go to blob files of their own;
         // 4 MiB segments keep leaves of 16 KiB posts inline (see commit.rs for
@@ -143,7 +159,7 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .segment_size(SEGMENT_SIZE)
-            .cache_capacity(cache_bytes)
+            .cache_capacity(options.cache_bytes)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
@@ -155,7 +171,7 @@ impl Store {
         check_schema(&meta)?;
         // sled keeps its log in `db`; fdatasync on our own handle covers it.
         let data_file = OpenOptions::new().write(true).open(dir.join("db"))?;
-        let commit = commit::spawn(db.clone(), data_file, dir.join("blobs"))?;
+        let commit = commit::spawn(db.clone(), data_file, dir.join("blobs"), options.commit)?;
         Ok(Store {
             meta,
             handle_account: db.open_tree("handle_account")?,
@@ -175,6 +191,11 @@ impl Store {
     /// Why the store can no longer promise durability, once that happened.
     pub fn failure(&self) -> Option<std::sync::Arc<str>> {
         self.commit.failure()
+    }
+
+    /// Durable points reached so far (flushes of the group commit).
+    pub fn flushes(&self) -> u64 {
+        self.commit.flushes()
     }
 
     /// A ticket for everything written so far.
@@ -657,6 +678,57 @@ mod tests {
             vec![(c.id, Role::Facilitator)]
         );
         assert_eq!(store.member_count(c.id).unwrap(), 1);
+    }
+
+    /// Writes made together, each awaited: durable either way, sharing
+    /// flushes under group commit and one flush each under per-write.
+    async fn concurrent_appends(commit: CommitMode) -> (Store, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            commit,
+            ..StoreOptions::default()
+        };
+        let store = Store::open_with(dir.path(), options).unwrap();
+        let c = circle("c");
+        store
+            .create_circle(&c, b"{}")
+            .unwrap()
+            .durable()
+            .await
+            .unwrap();
+        let before = store.flushes();
+        let mut tickets = Vec::new();
+        for seq in 2..=41u64 {
+            let append = Append {
+                seq,
+                event_json: b"{}",
+                ..Append::default()
+            };
+            tickets.push(store.append(c.id, &append).unwrap());
+        }
+        for ticket in tickets {
+            ticket.durable().await.unwrap();
+        }
+        assert_eq!(store.head(c.id).unwrap(), 41);
+        let flushes = store.flushes() - before;
+        (store, flushes)
+    }
+
+    #[tokio::test]
+    async fn per_write_commit_flushes_once_per_write() {
+        let (_store, flushes) = concurrent_appends(CommitMode::PerWrite).await;
+        assert_eq!(flushes, 40);
+    }
+
+    #[tokio::test]
+    async fn group_commit_flushes_at_most_once_per_write() {
+        // How many writes a flush serves depends on timing (the benchmark
+        // measures it); that a flush never runs without a write waiting does not.
+        let (_store, flushes) = concurrent_appends(CommitMode::Group).await;
+        assert!(
+            (1..=40).contains(&flushes),
+            "{flushes} flushes for 40 writes"
+        );
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -37,7 +37,8 @@ struct Args {
     /// Circles the connections are spread over (members per circle = connections / circles).
     #[arg(long, default_value_t = 100)]
     circles: usize,
-    /// Posts per second, over all circles.
+    /// Posts per second, over all circles; 0: each poster posts again as
+    /// soon as its last post is acknowledged (closed loop, for throughput).
     #[arg(long, default_value_t = 1000)]
     rate: u64,
     /// Seconds of posting (after connecting).
@@ -55,6 +56,13 @@ struct Args {
     /// Write the results as JSON here too.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Seconds between progress lines.
+    #[arg(long, default_value_t = 1)]
+    progress_secs: u64,
+    /// Write each progress interval as a JSON line here (latency and server
+    /// memory over time, for soak runs).
+    #[arg(long)]
+    progress_json: Option<std::path::PathBuf>,
 }
 
 type Socket =
@@ -70,11 +78,45 @@ struct Counters {
     errors: AtomicU64,
 }
 
+/// Latencies in µs.
+struct Latencies {
+    delivery: Histogram<u64>,
+    ack: Histogram<u64>,
+}
+
+impl Latencies {
+    fn new() -> Self {
+        Latencies {
+            delivery: histogram(),
+            ack: histogram(),
+        }
+    }
+}
+
 struct Stats {
     counters: Counters,
-    /// Each connection keeps its own latencies and merges them here when it ends.
-    delivery: Mutex<Histogram<u64>>,
-    ack: Mutex<Histogram<u64>>,
+    /// Each connection keeps its own latencies and merges them into both
+    /// about once a second (no lock per delivery).
+    total: Mutex<Latencies>,
+    /// Since the last progress line.
+    interval: Mutex<Latencies>,
+}
+
+impl Stats {
+    /// Merges a connection's latencies and empties them.
+    fn record(&self, delivery: &mut Vec<u64>, ack: &mut Vec<u64>) {
+        for latencies in [&self.total, &self.interval] {
+            let mut latencies = latencies.lock().unwrap_or_else(PoisonError::into_inner);
+            for &micros in delivery.iter() {
+                let _ = latencies.delivery.record(micros);
+            }
+            for &micros in ack.iter() {
+                let _ = latencies.ack.record(micros);
+            }
+        }
+        delivery.clear();
+        ack.clear();
+    }
 }
 
 fn now_micros() -> u64 {
@@ -211,8 +253,8 @@ async fn main() -> anyhow::Result<()> {
     let members = args.connections / args.circles;
     let stats = Arc::new(Stats {
         counters: Counters::default(),
-        delivery: Mutex::new(histogram()),
-        ack: Mutex::new(histogram()),
+        total: Mutex::new(Latencies::new()),
+        interval: Mutex::new(Latencies::new()),
     });
 
     let tokens = match args.target {
@@ -250,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
 
     // One poster per circle: the circle's first connection.
     let per_circle_interval =
-        Duration::from_secs_f64(args.circles as f64 / args.rate.max(1) as f64);
+        (args.rate > 0).then(|| Duration::from_secs_f64(args.circles as f64 / args.rate as f64));
     let stop_at = Instant::now() + Duration::from_secs(args.duration);
     let filler = "x".repeat(args.body_bytes);
     let mut tasks = Vec::new();
@@ -278,27 +320,13 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let progress = {
-        let stats = Arc::clone(&stats);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
-            let mut last = 0;
-            loop {
-                tick.tick().await;
-                let delivered = stats.counters.delivered.load(Ordering::Relaxed);
-                eprintln!(
-                    "  {:>3}s sent {} acked {} delivered/s {} errors {}",
-                    started.elapsed().as_secs(),
-                    stats.counters.sent.load(Ordering::Relaxed),
-                    stats.counters.acked.load(Ordering::Relaxed),
-                    delivered - last,
-                    stats.counters.errors.load(Ordering::Relaxed),
-                );
-                last = delivered;
-            }
-        })
-    };
+    let progress = tokio::spawn(progress(
+        Arc::clone(&stats),
+        started,
+        args.progress_secs.max(1),
+        args.server_pid,
+        args.progress_json.clone(),
+    ));
     for task in tasks {
         if let Ok(Err(err)) = task.await {
             eprintln!("connection error: {err:#}");
@@ -310,6 +338,59 @@ async fn main() -> anyhow::Result<()> {
     report(&args, &stats, elapsed, per_connection).await
 }
 
+/// A line per interval on stderr (and as JSON with `--progress-json`):
+/// counters, the interval's latencies and the server's memory.
+async fn progress(
+    stats: Arc<Stats>,
+    started: Instant,
+    every: u64,
+    server_pid: Option<u32>,
+    json: Option<std::path::PathBuf>,
+) {
+    use std::io::Write;
+    let mut file = json.and_then(|path| std::fs::File::create(path).ok());
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
+    tick.tick().await;
+    let mut last = 0;
+    loop {
+        tick.tick().await;
+        let delivered = stats.counters.delivered.load(Ordering::Relaxed);
+        let interval = std::mem::replace(
+            &mut *stats
+                .interval
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            Latencies::new(),
+        );
+        let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let line = json!({
+            "t_s": started.elapsed().as_secs(),
+            "sent": stats.counters.sent.load(Ordering::Relaxed),
+            "acked": stats.counters.acked.load(Ordering::Relaxed),
+            "errors": stats.counters.errors.load(Ordering::Relaxed),
+            "delivered_per_s": (delivered - last) as f64 / every as f64,
+            "delivery_p50_ms": ms(&interval.delivery, 0.5),
+            "delivery_p99_ms": ms(&interval.delivery, 0.99),
+            "ack_p50_ms": ms(&interval.ack, 0.5),
+            "ack_p99_ms": ms(&interval.ack, 0.99),
+            "server_rss_kib": server_pid.and_then(rss_kib),
+        });
+        eprintln!(
+            "  {:>4}s sent {} acked {} delivered/s {:.0} p99 {:.1} ms errors {}",
+            line["t_s"],
+            line["sent"],
+            line["acked"],
+            line["delivered_per_s"].as_f64().unwrap_or(0.0),
+            line["delivery_p99_ms"].as_f64().unwrap_or(0.0),
+            line["errors"],
+        );
+        if let Some(file) = file.as_mut() {
+            let _ = writeln!(file, "{line}");
+        }
+        last = delivered;
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_connection(
     mut ws: Socket,
@@ -317,27 +398,34 @@ async fn run_connection(
     poster: bool,
     circle: String,
     target: Target,
-    interval: Duration,
+    interval: Option<Duration>,
     stop_at: Instant,
     filler: String,
     phase: f64,
 ) -> anyhow::Result<()> {
     // Posters start spread over one interval, so circles do not post in bursts.
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + interval.mul_f64(phase),
-        interval,
-    );
+    // Closed loop (no interval): post whenever nothing is in flight.
+    let every = interval.unwrap_or(Duration::from_millis(1));
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + every.mul_f64(phase), every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let closed_loop = interval.is_none();
     let mut next_id: u64 = 100;
     let mut in_flight: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     // Keep reading for a little after the last post, for deliveries in flight.
     let drain_until = stop_at + Duration::from_secs(2);
-    // Latencies in µs, kept locally (no lock per delivery) and merged at the end.
+    // Latencies in µs, kept locally and merged about once a second.
     let mut delivery: Vec<u64> = Vec::new();
     let mut ack: Vec<u64> = Vec::new();
+    let mut merged_at = Instant::now();
     let result = loop {
+        if merged_at.elapsed() >= Duration::from_secs(1) {
+            stats.record(&mut delivery, &mut ack);
+            merged_at = Instant::now();
+        }
+        let may_post = poster && Instant::now() < stop_at && (!closed_loop || in_flight.is_empty());
         tokio::select! {
-            _ = tick.tick(), if poster && Instant::now() < stop_at => {
+            _ = tick.tick(), if may_post => {
                 let t = now_micros();
                 let body = format!("t={t} {filler}");
                 let frame = match target {
@@ -388,16 +476,7 @@ async fn run_connection(
             }
         }
     };
-    let mut histogram = stats.delivery.lock().await;
-    for micros in delivery {
-        let _ = histogram.record(micros);
-    }
-    drop(histogram);
-    let mut histogram = stats.ack.lock().await;
-    for micros in ack {
-        let _ = histogram.record(micros);
-    }
-    drop(histogram);
+    stats.record(&mut delivery, &mut ack);
     result
 }
 
@@ -407,11 +486,12 @@ async fn report(
     elapsed: f64,
     per_connection: Option<f64>,
 ) -> anyhow::Result<()> {
-    let delivery = stats.delivery.lock().await;
-    let ack = stats.ack.lock().await;
+    let total = stats.total.lock().unwrap_or_else(PoisonError::into_inner);
+    let (delivery, ack) = (&total.delivery, &total.ack);
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let counters = &stats.counters;
     let delivered = counters.delivered.load(Ordering::Relaxed);
+    let acked = counters.acked.load(Ordering::Relaxed);
     let posting_secs = args.duration as f64;
     let result = json!({
         "target": format!("{:?}", args.target).to_lowercase(),
@@ -420,13 +500,14 @@ async fn report(
         "members_per_circle": args.connections / args.circles,
         "rate_requested": args.rate,
         "posts_sent": counters.sent.load(Ordering::Relaxed),
-        "posts_acked": counters.acked.load(Ordering::Relaxed),
+        "posts_acked": acked,
+        "acked_per_s": acked as f64 / posting_secs,
         "errors": counters.errors.load(Ordering::Relaxed),
         "delivered": delivered,
         "delivered_per_s": delivered as f64 / posting_secs,
         "server_kib_per_idle_connection": per_connection,
-        "delivery_ms": {"p50": ms(&delivery, 0.5), "p99": ms(&delivery, 0.99), "p999": ms(&delivery, 0.999), "max": delivery.max() as f64 / 1000.0},
-        "ack_ms": {"p50": ms(&ack, 0.5), "p99": ms(&ack, 0.99), "p999": ms(&ack, 0.999)},
+        "delivery_ms": {"p50": ms(delivery, 0.5), "p99": ms(delivery, 0.99), "p999": ms(delivery, 0.999), "max": delivery.max() as f64 / 1000.0},
+        "ack_ms": {"p50": ms(ack, 0.5), "p99": ms(ack, 0.99), "p999": ms(ack, 0.999)},
         "elapsed_s": elapsed,
     });
     println!("| figure | value |\n|---|---|");
