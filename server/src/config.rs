@@ -19,6 +19,14 @@ pub struct Config {
     pub outbound_queue: usize,
     /// How often connections are pinged; one silent for two intervals is closed.
     pub ping_interval: Duration,
+    /// A connection must send its HTTP request head (the WebSocket handshake) within this.
+    pub handshake_timeout: Duration,
+    /// The most WebSocket sessions one IP address may hold at once (0: no cap).
+    pub max_sessions_per_ip: u32,
+    /// Requests one connection may make per second, sustained…
+    pub requests_per_sec: u32,
+    /// …and at once, after a quiet spell (the token bucket's size).
+    pub request_burst: u32,
     /// How the store is opened: its page cache, how writes share flushes.
     pub store: crate::store::StoreOptions,
 }
@@ -36,6 +44,10 @@ impl Config {
             max_members_cap: 50,
             outbound_queue: 1024,
             ping_interval: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_sessions_per_ip: 256,
+            requests_per_sec: 50,
+            request_burst: 500,
             store: crate::store::StoreOptions::default(),
         }
     }

@@ -10,6 +10,8 @@ use crate::store::StoreError;
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
+    /// With `rate_limited`: when the request would be taken.
+    pub retry_after_ms: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -19,6 +21,20 @@ impl ApiError {
         ApiError {
             kind,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let ms = u64::try_from(retry_after.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        ApiError {
+            retry_after_ms: Some(ms),
+            ..ApiError::new(
+                ErrorKind::RateLimited,
+                format!("too many requests on this connection; retry in {ms} ms"),
+            )
         }
     }
 
@@ -58,7 +74,11 @@ impl ApiError {
     }
 
     pub fn to_object(&self) -> ErrorObject {
-        ErrorObject::new(self.kind, self.message.clone())
+        let mut object = ErrorObject::new(self.kind, self.message.clone());
+        if let Some(data) = object.data.as_mut() {
+            data.retry_after_ms = self.retry_after_ms;
+        }
+        object
     }
 }
 

@@ -1,10 +1,11 @@
 //! The one port: `/v1/ws` (the protocol), `/healthz` and `/readyz`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,10 +20,19 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn websocket(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Response {
+async fn websocket(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     if app.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
+    let Some(slot) = app.peers.admit(peer.ip()) else {
+        tracing::info!(%peer, "refused: too many sessions from this address");
+        let why = "too many connections from your address; close some and retry\n";
+        return (StatusCode::TOO_MANY_REQUESTS, why).into_response();
+    };
     let max = app.config.max_frame_bytes;
     let tracker = app.tracker.clone();
     upgrade
@@ -32,7 +42,12 @@ async fn websocket(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Re
         .write_buffer_size(0)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| tracker.track_future(crate::session::serve(app, socket)))
+        .on_upgrade(move |socket| {
+            tracker.track_future(async move {
+                crate::session::serve(app, socket, peer).await;
+                drop(slot);
+            })
+        })
 }
 
 /// Ready when the store takes a durable write.

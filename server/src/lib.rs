@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`config`]: settings and their defaults.
+//! - [`listener`]: the accept loop, handshake deadline, sessions per address.
 //! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`).
 //! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
 //! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
@@ -16,6 +17,7 @@ mod credentials;
 mod error;
 #[doc(hidden)]
 mod http;
+mod listener;
 mod presence;
 pub mod session;
 pub mod store;
@@ -55,6 +57,8 @@ pub struct App {
     /// argon2 needs ~19 MiB and a core per hash: a few at a time.
     pub hashing: Semaphore,
     online: presence::Online,
+    /// WebSocket sessions per peer address.
+    pub peers: listener::Peers,
     next_session: AtomicU64,
 }
 
@@ -70,6 +74,7 @@ impl App {
             tracker,
             hashing: Semaphore::new(4),
             online: presence::Online::default(),
+            peers: listener::Peers::new(config.max_sessions_per_ip),
             next_session: AtomicU64::new(0),
             config,
         })
@@ -137,15 +142,12 @@ pub async fn run(
     let tracker = app.tracker.clone();
 
     let signal = stop.clone();
-    axum::serve(listener, http::router(Arc::clone(&app)))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            signal.cancel();
-        })
-        .await
-        .context("serving HTTP")?;
+    tokio::spawn(async move {
+        shutdown.await;
+        signal.cancel();
+    });
+    listener::serve(Arc::clone(&app), listener, http::router(Arc::clone(&app))).await;
 
-    stop.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await

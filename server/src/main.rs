@@ -32,6 +32,19 @@ struct Args {
     /// Seconds between pings; a connection silent for two intervals is closed.
     #[arg(long, env = "CIRCLES_PING_INTERVAL_SECS", default_value_t = 30)]
     ping_interval_secs: u64,
+    /// Seconds a new connection has to send its WebSocket handshake.
+    #[arg(long, env = "CIRCLES_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    handshake_timeout_secs: u64,
+    /// The most WebSocket sessions one IP address may hold (0: no cap).
+    #[arg(long, env = "CIRCLES_MAX_SESSIONS_PER_IP", default_value_t = 256)]
+    max_sessions_per_ip: u32,
+    /// Requests per second one connection may sustain (0: no limit); more are
+    /// answered with `rate_limited`, and a connection that keeps going is closed (1008).
+    #[arg(long, env = "CIRCLES_REQUESTS_PER_SEC", default_value_t = 50)]
+    requests_per_sec: u32,
+    /// Requests one connection may make at once after a quiet spell.
+    #[arg(long, env = "CIRCLES_REQUEST_BURST", default_value_t = 500)]
+    request_burst: u32,
     /// MiB of memory for the store's page cache.
     #[arg(long, env = "CIRCLES_CACHE_MB", default_value_t = 256)]
     cache_mb: u64,
@@ -87,6 +100,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         max_members_cap: args.max_members_cap.max(2),
         outbound_queue: args.outbound_queue.max(16),
         ping_interval: std::time::Duration::from_secs(args.ping_interval_secs.max(1)),
+        handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout_secs.max(1)),
+        max_sessions_per_ip: args.max_sessions_per_ip,
+        requests_per_sec: args.requests_per_sec,
+        request_burst: args.request_burst.max(1),
         store: StoreOptions {
             cache_bytes: args.cache_mb.max(16) << 20,
             commit: match args.commit {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::App;
 use crate::circle::{CircleHandle, Command, GoLive, task::event_frame};
+use crate::error::{ApiError, ApiResult};
 use crate::store::TokenHash;
 
 /// Events read from the store per catch-up step, and about how many bytes.
@@ -23,6 +24,9 @@ const CATCH_UP_PAGE: usize = 256;
 const CATCH_UP_BYTES: usize = 1 << 20;
 /// A peer that takes longer than this to accept a write is cut off.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests refused for the rate in a row before the connection counts as a
+/// flood and is closed: a client that honours `retry_after_ms` never gets here.
+const FLOOD_CUTOFF: u32 = 100;
 
 /// A frame for the connection, tagged with the subscription it belongs to
 /// (frames of a subscription since replaced are dropped).
@@ -42,18 +46,25 @@ pub enum CloseReason {
     Unresponsive,
     /// The server failed under this connection's subscription (a store error).
     ServerError,
+    /// Kept sending requests while they were refused for the rate.
+    Flood,
 }
 
 impl CloseReason {
-    fn frame(self) -> CloseFrame {
-        let (code, reason) = match self {
+    fn code_and_reason(self) -> (u16, &'static str) {
+        match self {
             CloseReason::Shutdown => (1001, "server shutting down; reconnect and resume"),
             CloseReason::TooSlow => (1008, "too slow: resubscribe with since"),
             CloseReason::TokenRevoked => (1008, "token revoked; sign in again"),
             CloseReason::TooBig => (1009, "frame too big"),
             CloseReason::Unresponsive => (1001, "no answer to pings; reconnect and resume"),
             CloseReason::ServerError => (1011, "server error; reconnect and resume"),
-        };
+            CloseReason::Flood => (1008, "too many requests; honour retry_after_ms"),
+        }
+    }
+
+    fn frame(self) -> CloseFrame {
+        let (code, reason) = self.code_and_reason();
         CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
@@ -109,6 +120,26 @@ pub struct Session {
     pub kill: Kill,
     pub subs: HashMap<Uuid, Sub>,
     next_sub: u64,
+    budget: Budget,
+}
+
+/// The connection's request rate: a token bucket (none when unlimited).
+struct Budget {
+    bucket: Option<governor::DefaultDirectRateLimiter>,
+    refused_in_a_row: u32,
+}
+
+impl Budget {
+    fn new(per_sec: u32, burst: u32) -> Budget {
+        let bucket = std::num::NonZeroU32::new(per_sec).map(|per_sec| {
+            let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_sec);
+            governor::RateLimiter::direct(governor::Quota::per_second(per_sec).allow_burst(burst))
+        });
+        Budget {
+            bucket,
+            refused_in_a_row: 0,
+        }
+    }
 }
 
 impl Session {
@@ -120,6 +151,7 @@ impl Session {
             token: app.shutdown.child_token(),
             reason: Arc::default(),
         };
+        let budget = Budget::new(app.config.requests_per_sec, app.config.request_burst);
         Session {
             id: app.next_session_id(),
             app,
@@ -128,6 +160,29 @@ impl Session {
             kill,
             subs: HashMap::new(),
             next_sub: 0,
+            budget,
+        }
+    }
+
+    /// Takes one request from the connection's budget, or says when to retry;
+    /// a connection that keeps going past refusals is closed as a flood.
+    pub fn spend(&mut self) -> ApiResult<()> {
+        let Some(bucket) = &self.budget.bucket else {
+            return Ok(());
+        };
+        match bucket.check() {
+            Ok(()) => {
+                self.budget.refused_in_a_row = 0;
+                Ok(())
+            }
+            Err(not_until) => {
+                self.budget.refused_in_a_row += 1;
+                if self.budget.refused_in_a_row >= FLOOD_CUTOFF {
+                    self.kill.kill(CloseReason::Flood);
+                }
+                let now = governor::clock::Clock::now(bucket.clock());
+                Err(ApiError::rate_limited(not_until.wait_time_from(now)))
+            }
         }
     }
 
@@ -163,11 +218,11 @@ impl Session {
 }
 
 /// Serves one WebSocket until it closes, the peer is too slow, or the server stops.
-pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
+pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr) {
     let (outbound, mut rx) = mpsc::channel(app.config.outbound_queue);
     let mut session = Session::new(Arc::clone(&app), outbound);
     let kill = session.kill.clone();
-    tracing::debug!(session = session.id, "connection opened");
+    tracing::info!(session = session.id, %peer, "connection opened");
     // Heartbeat: a ping every interval; a peer silent for two intervals
     // (not even a pong) is gone, whatever TCP believes.
     let every = app.config.ping_interval;
@@ -191,7 +246,7 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
                 match frame {
                     Some(Ok(Message::Text(text))) => request(&mut session, &mut ws, &mut rx, text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => {
-                        let text = crate::api::binary_frame_error();
+                        let text = crate::api::binary_frame_error(&mut session);
                         write(&mut ws, &kill, [Utf8Bytes::from(text)]).await
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
@@ -215,13 +270,25 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket) {
             break reason;
         }
     };
+    let handle = session.user.as_ref().map(|u| u.handle.clone());
     session.sign_out();
     if let Some(reason) = reason {
+        let goodbye = async {
+            ws.send(Message::Close(Some(reason.frame()))).await?;
+            // Read what the peer still sends until its own close: a socket
+            // dropped with unread data is reset, and the peer may lose the
+            // close frame (and its reason) with it.
+            while let Some(Ok(_)) = ws.recv().await {}
+            Ok::<_, axum::Error>(())
+        };
         // Best effort: a peer that stopped reading will not get it anyway.
-        let close = ws.send(Message::Close(Some(reason.frame())));
-        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
     }
-    tracing::debug!(session = session.id, ?reason, "connection closed");
+    let why = match reason {
+        Some(reason) => reason.code_and_reason().1,
+        None => "closed by the peer or the network",
+    };
+    tracing::info!(session = session.id, %peer, ?handle, "connection closed: {why}");
 }
 
 /// Handles one request frame and writes its answer, delivering

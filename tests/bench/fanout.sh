@@ -3,7 +3,8 @@
 # Fan-out: Circles vs floor, same loadgen workload.
 ulimit -n 20000
 cd "$(dirname "$0")/../.."
-DATA=$(mktemp -d); ./target/release/circles-server --listen 127.0.0.1:7985 --data-dir "$DATA" 2>/dev/null &
+# The loadgen opens every session from 127.0.0.1 and posters go past a person's rate.
+DATA=$(mktemp -d); ./target/release/circles-server --listen 127.0.0.1:7985 --data-dir "$DATA" --requests-per-sec 0 --max-sessions-per-ip 0 2>/dev/null &
 ./target/release/floor 127.0.0.1:7886 2>/dev/null &
 sleep 1
 for spec in "150 8 3000" "100 12 3000" "24 50 1000"; do

@@ -488,6 +488,18 @@ impl Client {
         .unwrap_or_else(|err| panic!("sending a text frame: {err}"));
     }
 
+    /// Sends one text frame, returning the error if the connection is gone.
+    pub async fn try_send_text(&mut self, text: impl Into<String>) -> Result<(), String> {
+        let text: String = text.into();
+        within_for(
+            self.wait,
+            "sending a text frame",
+            self.ws.send(Message::text(text)),
+        )
+        .await
+        .map_err(|err| err.to_string())
+    }
+
     /// Sends one binary frame.
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         within_for(

@@ -1,7 +1,9 @@
 //! kill -9: the server binary is SIGKILLed while several connections post;
 //! after a restart on the same data dir every acknowledged post is there with
 //! its seq, id and body, and the log's seqs run gap-free from 1 to the head.
-//! Two rounds: the second crash hits a server that itself recovered from one.
+//! Two rounds in the suite (the second crash hits a server that itself
+//! recovered from one); `tests/bench/crash.sh` runs many more, each killing
+//! at a random point (`CIRCLES_CRASH_ROUNDS`, `CIRCLES_CRASH_SEED`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,12 +16,41 @@ use tokio::sync::mpsc;
 
 const POSTERS: usize = 6;
 const MAX_PER_POSTER: usize = 100;
-/// Kill once this many posts of the round are acknowledged: well inside the stream.
-const KILL_AFTER: usize = 200;
+/// Kill once this many posts of a round are acknowledged, chosen per round
+/// between these: inside the stream of POSTERS × MAX_PER_POSTER.
+const KILL_AFTER: std::ops::RangeInclusive<usize> = 1..=450;
+
+/// How many rounds, and the seed of the kill points: fixed in the suite,
+/// chosen by the script (and printed, to replay a failure).
+fn plan() -> (usize, u64) {
+    let rounds = std::env::var("CIRCLES_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let seed = std::env::var("CIRCLES_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    (rounds, seed)
+}
+
+/// The next kill point from `state` (xorshift64: no dependency for one number a round).
+fn next_kill_point(state: &mut u64) -> usize {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    let span = (KILL_AFTER.end() - KILL_AFTER.start() + 1) as u64;
+    KILL_AFTER.start() + (*state % span) as usize
+}
 
 /// Every poster (signed in by token) posts notes until the server dies; the
-/// server is SIGKILLed after `KILL_AFTER` acks. Returns every acked event.
-async fn post_until_killed(process: ServerProcess, tokens: &[String], round: usize) -> Vec<Event> {
+/// server is SIGKILLed after `kill_after` acks. Returns every acked event.
+async fn post_until_killed(
+    process: ServerProcess,
+    tokens: &[String],
+    round: usize,
+    kill_after: usize,
+) -> Vec<Event> {
     let mut posters = Vec::new();
     for token in tokens {
         posters.push(Client::with_token(process.addr, token).await);
@@ -54,9 +85,9 @@ async fn post_until_killed(process: ServerProcess, tokens: &[String], round: usi
 
     let mut count = 0;
     within(
-        format!("{KILL_AFTER} acknowledged posts in round {round}"),
+        format!("{kill_after} acknowledged posts in round {round}"),
         async {
-            while count < KILL_AFTER {
+            while count < kill_after {
                 acks_rx
                     .recv()
                     .await
@@ -88,7 +119,7 @@ async fn post_until_killed(process: ServerProcess, tokens: &[String], round: usi
         "the kill should land mid-stream ({} acked)",
         acked.len()
     );
-    assert!(acked.len() >= KILL_AFTER);
+    assert!(acked.len() >= kill_after);
     acked
 }
 
@@ -163,12 +194,18 @@ async fn kill_9_loses_no_acknowledged_post() {
     let token = ana.token.clone();
     drop(ana);
 
-    // Round 1: crash a fresh server.
-    let mut acked = post_until_killed(process, &tokens, 1).await;
-    let (process, _) = restart_and_check(dir.path(), &token, &acked, 1).await;
-    // Round 2: crash the server that recovered.
-    acked.extend(post_until_killed(process, &tokens, 2).await);
-    let (process, head) = restart_and_check(dir.path(), &token, &acked, 2).await;
+    // Round 1 crashes a fresh server, every later one a server that recovered.
+    let (rounds, seed) = plan();
+    eprintln!("{rounds} rounds, CIRCLES_CRASH_SEED={seed}");
+    let mut state = seed;
+    let mut acked = Vec::new();
+    let mut process = process;
+    let mut head = 0;
+    for round in 1..=rounds {
+        let kill_after = next_kill_point(&mut state);
+        acked.extend(post_until_killed(process, &tokens, round, kill_after).await);
+        (process, head) = restart_and_check(dir.path(), &token, &acked, round).await;
+    }
 
     // The restarted server carries on from the head, with everything else intact.
     let mut ana = Client::with_token(process.addr, &token).await;

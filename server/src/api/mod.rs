@@ -75,11 +75,14 @@ pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
 }
 
 /// The answer to a binary frame: the protocol is JSON in text frames.
-pub fn binary_frame_error() -> String {
-    let error = ErrorObject::new(
-        ErrorKind::InvalidRequest,
-        "binary frames are not supported; send each JSON-RPC request as a text frame",
-    );
+pub fn binary_frame_error(session: &mut Session) -> String {
+    let error = match session.spend() {
+        Err(err) => err.to_object(),
+        Ok(()) => ErrorObject::new(
+            ErrorKind::InvalidRequest,
+            "binary frames are not supported; send each JSON-RPC request as a text frame",
+        ),
+    };
     to_text(&Response::error(Id::Null, error))
 }
 
@@ -93,6 +96,10 @@ async fn handle_value(session: &mut Session, value: Value) -> Option<Response> {
         .get("id")
         .and_then(|id| serde_json::from_value::<Id>(id.clone()).ok())
         .unwrap_or(Id::Null);
+    if let Err(err) = session.spend() {
+        let id = value.get("id").is_some().then_some(readable_id)?;
+        return Some(Response::error(id, err.to_object()));
+    }
     if let Some(problem) = shape_problem(&value) {
         let error = ErrorObject::new(
             ErrorKind::InvalidRequest,

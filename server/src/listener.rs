@@ -1,0 +1,160 @@
+//! The accept loop: every TCP connection is served over HTTP/1 with a
+//! deadline for its request head, so a peer that opens a connection and
+//! stalls the handshake is dropped instead of holding a socket forever.
+//! [`Peers`] caps the WebSocket sessions one address may hold.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service;
+
+use crate::App;
+
+/// Accepts until the server stops; each connection is a task on the
+/// server's tracker.
+pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let accepted = tokio::select! {
+            () = app.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(10);
+                accepted
+            }
+            // Out of file descriptors, mostly: wait for connections to end.
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let app_for_conn = Arc::clone(&app);
+        app.tracker
+            .spawn(connection(app_for_conn, tcp, peer, router.clone()));
+    }
+}
+
+/// Serves one connection's HTTP requests (and its upgrade to a WebSocket,
+/// which then lives on as a session task of its own).
+async fn connection(app: Arc<App>, tcp: TcpStream, peer: SocketAddr, router: Router) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let mut router = router.clone();
+        async move { Ok::<_, Infallible>(router.call(request).await.unwrap_or_else(|e| match e {})) }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(app.config.handshake_timeout);
+    let conn = http
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%peer, error = %err, "HTTP connection ended");
+            }
+        }
+        () = app.shutdown.cancelled() => {
+            // Finish the request in flight, then close.
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(app.config.handshake_timeout, conn).await;
+        }
+    }
+}
+
+/// WebSocket sessions per peer address.
+#[derive(Debug)]
+pub struct Peers {
+    /// 0: no cap.
+    max_per_ip: u32,
+    // A std Mutex: held for a lookup, never across an await.
+    sessions: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// One admitted session; dropping it frees its place.
+#[derive(Debug)]
+pub struct PeerSlot {
+    ip: IpAddr,
+    sessions: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+impl Peers {
+    pub fn new(max_per_ip: u32) -> Peers {
+        Peers {
+            max_per_ip,
+            sessions: Arc::default(),
+        }
+    }
+
+    /// A place for one more session from `ip`, unless it holds its share.
+    pub fn admit(&self, ip: IpAddr) -> Option<PeerSlot> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = sessions.entry(ip).or_insert(0);
+        if self.max_per_ip != 0 && *count >= self.max_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(PeerSlot {
+            ip,
+            sessions: Arc::clone(&self.sessions),
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = sessions.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                sessions.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_gets_its_share_and_its_places_back() {
+        let peers = Peers::new(2);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let first = peers.admit(ip).expect("first");
+        let _second = peers.admit(ip).expect("second");
+        assert!(peers.admit(ip).is_none(), "a third is over the cap");
+        assert!(
+            peers.admit(other).is_some(),
+            "others have places of their own"
+        );
+        drop(first);
+        assert!(
+            peers.admit(ip).is_some(),
+            "a closed session frees its place"
+        );
+    }
+
+    #[test]
+    fn zero_means_no_cap() {
+        let peers = Peers::new(0);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let slots: Vec<_> = (0..1000).filter_map(|_| peers.admit(ip)).collect();
+        assert_eq!(slots.len(), 1000);
+    }
+}
