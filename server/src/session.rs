@@ -244,7 +244,9 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
             frame = ws.recv() => {
                 last_heard = tokio::time::Instant::now();
                 match frame {
-                    Some(Ok(Message::Text(text))) => request(&mut session, &mut ws, &mut rx, text.as_str()).await,
+                    // Boxed, like catch-up below: an idle connection's task
+                    // then holds a pointer instead of the largest request's state.
+                    Some(Ok(Message::Text(text))) => Box::pin(request(&mut session, &mut ws, &mut rx, text.as_str())).await,
                     Some(Ok(Message::Binary(_))) => {
                         let text = crate::api::binary_frame_error(&mut session);
                         write(&mut ws, &kill, [Utf8Bytes::from(text)]).await
@@ -264,7 +266,7 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
                 let frames = frames.into_iter().filter(|o| session.is_active(o.sub)).map(|o| o.frame);
                 write(&mut ws, &kill, frames).await
             }
-            () = std::future::ready(()), if catching_up => catch_up(&mut session, &mut ws).await,
+            () = std::future::ready(()), if catching_up => Box::pin(catch_up(&mut session, &mut ws)).await,
         };
         if let Err(reason) = step {
             break reason;

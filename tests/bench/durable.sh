@@ -4,7 +4,7 @@
 # acknowledged (loadgen --rate 0), against a server with group commit and one
 # that flushes and fdatasyncs once per post (--commit per-write).
 #   tests/bench/durable.sh [CONNECTIONS] [SECONDS]
-# Build first: cargo build --release -p circles-server -p circles-tests --bin loadgen
+# Build first: cargo build --release -p circles-server -p circles-tests --bin circles-server --bin loadgen
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-512}
@@ -20,6 +20,7 @@ for mode in group per-write; do
     ADDR=$(grep -o 'listening on [0-9.:]*' "$LOG" | head -1 | cut -d' ' -f3) && [ -n "$ADDR" ] && break
     sleep 0.1
   done
+  [ -n "${ADDR:-}" ] || { echo "the server did not start:"; cat "$LOG"; exit 1; }
   ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$N" --circles "$N" --rate 0 \
     --duration "$SECS" --prefix d --json /tmp/durable-$mode.json >/dev/null 2>&1
   kill $SERVER; wait $SERVER 2>/dev/null || true

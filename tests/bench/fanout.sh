@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run after: cargo build --release -p circles-server -p circles-tests --bin loadgen --bin floor
+# Run after: cargo build --release -p circles-server -p circles-tests --bin circles-server --bin loadgen --bin floor
 # Fan-out: Circles vs floor, same loadgen workload.
 ulimit -n 20000
 cd "$(dirname "$0")/../.."

@@ -3,7 +3,7 @@
 # (default 600 s), then the drift of server memory and latency between the
 # first and the last minute. Not part of the test command.
 #   tests/bench/soak.sh [SECONDS] [CONNECTIONS] [CIRCLES] [RATE]
-# Build first: cargo build --release -p circles-server -p circles-tests --bin loadgen
+# Build first: cargo build --release -p circles-server -p circles-tests --bin circles-server --bin loadgen
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-600}
