@@ -8,6 +8,7 @@
 //! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
 //! - [`store`]: sled behind a small API, with group commit for durability.
 //! - [`presence`], [`credentials`], [`validate`], [`error`]: the pieces they share.
+//! - `harness`: the request path without a socket, for the fuzz target and its corpus test.
 #![forbid(unsafe_code)]
 
 mod api;
@@ -16,6 +17,7 @@ pub mod config;
 mod credentials;
 mod error;
 #[doc(hidden)]
+pub mod harness;
 mod http;
 mod listener;
 mod presence;

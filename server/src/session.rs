@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::App;
 use crate::circle::{CircleHandle, Command, GoLive, task::event_frame};
 use crate::error::{ApiError, ApiResult};
-use crate::store::TokenHash;
+use crate::store::{StoreResult, TokenHash};
 
 /// Events read from the store per catch-up step, and about how many bytes.
 const CATCH_UP_PAGE: usize = 256;
@@ -230,7 +230,7 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = tokio::time::Instant::now();
     let reason: Closing = loop {
-        let catching_up = session.subs.values().any(|s| !s.live);
+        let catching_up = session.catching_up();
         let step = tokio::select! {
             biased;
             reason = kill.killed() => Err(Some(reason)),
@@ -361,60 +361,76 @@ async fn write(
     }
 }
 
-/// One step for the first subscription still catching up: a page of its
-/// backlog from the store, or, once it has everything durable, asking its
-/// circle to send it live events from there on.
+/// One catch-up step in the connection's loop: the frames it yields are
+/// written; a store that cannot be read ends the connection (it resumes).
 async fn catch_up(session: &mut Session, ws: &mut WebSocket) -> Result<(), Closing> {
-    let Some((&circle_id, sub)) = session.subs.iter_mut().find(|(_, s)| !s.live) else {
-        return Ok(());
+    let frames = match session.catch_up_step().await {
+        Ok(frames) => frames,
+        Err(err) => {
+            tracing::error!(error = %err, "catch-up read failed");
+            return Err(None);
+        }
     };
-    // A subscription its circle ended (its member left) reads up to that seq.
-    let ends_at = sub.ends_at.load(Ordering::Acquire);
-    if sub.next > ends_at {
-        session.subs.remove(&circle_id);
-        return Ok(());
+    let kill = session.kill.clone();
+    write(ws, &kill, frames).await
+}
+
+impl Session {
+    /// Whether a subscription is still reading its backlog.
+    pub fn catching_up(&self) -> bool {
+        self.subs.values().any(|s| !s.live)
     }
-    let head = sub.circle.durable_head().min(ends_at);
-    if sub.next <= head {
-        let store = &session.app.store;
-        let page = match store.events(circle_id, sub.next, head, CATCH_UP_PAGE, CATCH_UP_BYTES) {
-            Ok(page) => page,
-            Err(err) => {
-                tracing::error!(error = %err, "catch-up read failed");
-                return Err(None);
-            }
+
+    /// One step for the first subscription still catching up: a page of its
+    /// backlog from the store (the frames to send), or, once it has
+    /// everything durable, asking its circle to send it live events from
+    /// there on (no frames).
+    pub async fn catch_up_step(&mut self) -> StoreResult<Vec<Utf8Bytes>> {
+        let Some((&circle_id, sub)) = self.subs.iter_mut().find(|(_, s)| !s.live) else {
+            return Ok(Vec::new());
         };
-        let frames: Vec<Utf8Bytes> = page
-            .iter()
-            .map(|(_, json)| event_frame(&sub.circle.slug, json))
-            .collect();
-        let kill = session.kill.clone();
-        write(ws, &kill, frames).await?;
-        if let Some((last, _)) = page.last() {
-            sub.next = last + 1;
+        // A subscription its circle ended (its member left) reads up to that seq.
+        let ends_at = sub.ends_at.load(Ordering::Acquire);
+        if sub.next > ends_at {
+            self.subs.remove(&circle_id);
+            return Ok(Vec::new());
         }
-        return Ok(());
-    }
-    let (reply, answer) = oneshot::channel();
-    let go_live = Command::GoLive {
-        session: session.id,
-        sub: sub.id,
-        delivered: sub.next - 1,
-        reply,
-    };
-    let answer = match sub.circle.tx.send(go_live).await {
-        Ok(()) => answer.await.unwrap_or(GoLive::Gone),
-        Err(_) => GoLive::Gone,
-    };
-    match answer {
-        GoLive::Live => sub.live = true,
-        GoLive::Behind { .. } => {} // the next step reads more
-        GoLive::Gone => {
-            tracing::warn!(session = session.id, circle = %circle_id, "subscription ended by its circle");
-            session.subs.remove(&circle_id);
+        let head = sub.circle.durable_head().min(ends_at);
+        if sub.next <= head {
+            let page =
+                self.app
+                    .store
+                    .events(circle_id, sub.next, head, CATCH_UP_PAGE, CATCH_UP_BYTES)?;
+            if let Some((last, _)) = page.last() {
+                sub.next = last + 1;
+            }
+            let slug = &sub.circle.slug;
+            return Ok(page
+                .iter()
+                .map(|(_, json)| event_frame(slug, json))
+                .collect());
         }
+        let (reply, answer) = oneshot::channel();
+        let go_live = Command::GoLive {
+            session: self.id,
+            sub: sub.id,
+            delivered: sub.next - 1,
+            reply,
+        };
+        let answer = match sub.circle.tx.send(go_live).await {
+            Ok(()) => answer.await.unwrap_or(GoLive::Gone),
+            Err(_) => GoLive::Gone,
+        };
+        match answer {
+            GoLive::Live => sub.live = true,
+            GoLive::Behind { .. } => {} // the next step reads more
+            GoLive::Gone => {
+                tracing::warn!(session = self.id, circle = %circle_id, "subscription ended by its circle");
+                self.subs.remove(&circle_id);
+            }
+        }
+        Ok(Vec::new())
     }
-    Ok(())
 }
 
 fn read_error(err: axum::Error) -> Closing {
