@@ -19,6 +19,9 @@ use tokio::sync::watch;
 
 use super::{StoreError, StoreResult};
 
+/// A durable point slower than this is logged: posts wait on it.
+const SLOW_DURABLE_POINT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How writes share durable points.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CommitMode {
@@ -203,14 +206,26 @@ fn flush_loop(
             state.started
         };
         let began = Instant::now();
+        let mut flushed = began;
         let result = db
             .flush()
             .map_err(|e| e.to_string())
-            .and_then(|_| data_file.sync_data().map_err(|e| e.to_string()))
+            .and_then(|_| {
+                flushed = Instant::now();
+                data_file.sync_data().map_err(|e| e.to_string())
+            })
             .and_then(|()| blobs.sync_new().map_err(|e| e.to_string()));
         match result {
             Ok(()) => {
-                tracing::trace!(ticket, elapsed = ?began.elapsed(), "group commit");
+                let elapsed = began.elapsed();
+                if elapsed >= SLOW_DURABLE_POINT {
+                    tracing::warn!(
+                        flush = ?(flushed - began),
+                        sync = ?(began + elapsed - flushed),
+                        "slow durable point: every post waiting on it waited as long"
+                    );
+                }
+                tracing::trace!(ticket, ?elapsed, "group commit");
                 done.send_modify(|f| {
                     f.ticket = ticket;
                     f.flushes += 1;

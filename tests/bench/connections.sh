@@ -1,0 +1,50 @@
+#!/bin/bash
+# Concurrent connections and server memory per idle connection: one server
+# process, two loadgen processes of 9,750 signed-in, subscribed connections
+# each (the open-file limit is 20,000 per process, the loadgen's included).
+# The first loadgen connects and stays; the second connects on top of it.
+# Each reports the server's RSS growth per connection it opened.
+#   tests/bench/connections.sh [PER_PROCESS] [MEMBERS]
+# Build first: cargo build --release -p circles-server -p circles-tests --bin circles-server --bin loadgen
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PER=${1:-9750}
+MEMBERS=${2:-12}
+CIRCLES=$((PER / MEMBERS))
+ulimit -n 20000
+OUT=$(mktemp -d)
+DATA=$(mktemp -d)
+./target/release/circles-server --listen 127.0.0.1:0 --data-dir "$DATA" \
+  --requests-per-sec 0 --max-sessions-per-ip 0 2>"$OUT/server.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+for _ in $(seq 100); do
+  ADDR=$(grep -o 'listening on [0-9.:]*' "$OUT/server.log" | head -1 | cut -d' ' -f3) && [ -n "$ADDR" ] && break
+  sleep 0.1
+done
+[ -n "${ADDR:-}" ] || { echo "the server did not start"; exit 1; }
+rss() { awk '/VmRSS/ {print $2}' /proc/$SERVER/status; }
+echo "server RSS before any connection: $(( $(rss) / 1024 )) MiB"
+# A: connects, then posts slowly for long enough to outlast B.
+./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$PER" --circles "$CIRCLES" \
+  --rate 50 --duration 90 --server-pid $SERVER --prefix ca --json "$OUT/a.json" >/dev/null 2>"$OUT/a.log" &
+A=$!
+until grep -q "memory per idle connection" "$OUT/a.log" 2>/dev/null; do
+  kill -0 $A 2>/dev/null || { echo "loadgen A failed:"; tail -5 "$OUT/a.log"; exit 1; }
+  sleep 1
+done
+grep "memory per idle connection" "$OUT/a.log" | sed 's/^/A (0 → '"$PER"'): /'
+./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$PER" --circles "$CIRCLES" \
+  --rate 50 --duration 10 --server-pid $SERVER --prefix cb --json "$OUT/b.json" >/dev/null 2>"$OUT/b.log" &
+B=$!
+until grep -q "memory per idle connection" "$OUT/b.log" 2>/dev/null; do
+  kill -0 $B 2>/dev/null || { echo "loadgen B failed:"; tail -5 "$OUT/b.log"; exit 1; }
+  sleep 1
+done
+grep "memory per idle connection" "$OUT/b.log" | sed 's/^/B ('"$PER"' → '"$((2 * PER))"'): /'
+echo "connections open: $(ls /proc/$SERVER/fd | wc -l) file descriptors in the server"
+echo "server RSS with $((2 * PER)) connections: $(( $(rss) / 1024 )) MiB"
+wait $B || echo "loadgen B exited with $?"
+python3 -c "import json;d=json.load(open('$OUT/b.json'));print('B: posts acked %d, errors %d, delivery p99 %.1f ms'%(d['posts_acked'],d['errors'],d['delivery_ms']['p99']))"
+kill $A 2>/dev/null || true
+echo "logs in $OUT"
