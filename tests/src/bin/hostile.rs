@@ -1,6 +1,6 @@
 //! Hostile clients against a running Circles server, while a probe measures
 //! what an ordinary peer sees: connections that stall the handshake,
-//! subscribers that never read a busy circle (200 posts/s of 1 KB), and connections that flood
+//! subscribers that never read a busy circle (200 posts/s of 4 KB), and connections that flood
 //! requests (and reconnect to flood again when cut off). Reports the
 //! server's memory before, at its peak during and after the attack, the
 //! probe's acknowledgment latency before and during it, and the close codes
@@ -41,7 +41,7 @@ struct Args {
     /// What the flooders send, as fast as they can.
     #[arg(long, default_value = "circle.list")]
     flood_method: String,
-    /// Posts per second into the busy circle (1 KB each).
+    /// Posts per second into the busy circle (4 KB each).
     #[arg(long, default_value_t = 200)]
     busy_rate: u64,
     /// Seconds of attack (after a quiet measurement of the same length).
@@ -165,10 +165,10 @@ async fn main() -> anyhow::Result<()> {
         json!({"slug": probe_circle, "name": "probe"}),
     )
     .await;
-    let mut busy = signed_in(&args.url, &format!("{p}-busy")).await?;
+    let mut owner = signed_in(&args.url, &format!("{p}-busy")).await?;
     let busy_circle = format!("{p}-busy");
     let _ = call(
-        &mut busy,
+        &mut owner,
         3,
         "circle.create",
         json!({"slug": busy_circle, "name": "busy", "max_members": 50}),
@@ -271,29 +271,29 @@ async fn main() -> anyhow::Result<()> {
         }));
     }
     // The busy circle gets posts fast enough to fill never-readers' queues.
-    let busy_task = {
-        let (stop, circle, rate) = (Arc::clone(&stop), busy_circle.clone(), args.busy_rate);
-        tokio::spawn(async move {
+    // Spread over connections of 40 posts/s each, within the default per-connection rate.
+    let busy_connections = args.busy_rate.div_ceil(40).max(1);
+    let mut busy_tasks = Vec::new();
+    for i in 0..busy_connections {
+        let mut ws = signed_in(&args.url, &format!("{p}-busy{i}")).await?;
+        let _ = call(&mut ws, 3, "circle.join", json!({"circle": busy_circle})).await;
+        let (stop, circle) = (Arc::clone(&stop), busy_circle.clone());
+        let every = Duration::from_secs_f64(busy_connections as f64 / args.busy_rate.max(1) as f64);
+        busy_tasks.push(tokio::spawn(async move {
             let mut id = 100;
-            let body = "x".repeat(1000);
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+            let body = "x".repeat(4000);
+            let mut tick = tokio::time::interval(every);
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
                 id += 1;
-                if call(
-                    &mut busy,
-                    id,
-                    "post.note",
-                    json!({"circle": circle, "body": body}),
-                )
-                .await
-                .is_err()
-                {
+                let note = json!({"circle": circle, "body": body});
+                if let Err(err) = call(&mut ws, id, "post.note", note).await {
+                    eprintln!("busy poster: {err:#}");
                     break;
                 }
             }
-        })
-    };
+        }));
+    }
     let peak = Arc::new(AtomicU64::new(0));
     let watcher = {
         let (stop, peak, pid) = (Arc::clone(&stop), Arc::clone(&peak), args.server_pid);
@@ -311,7 +311,9 @@ async fn main() -> anyhow::Result<()> {
     for task in tasks {
         let _ = task.await;
     }
-    let _ = busy_task.await;
+    for task in busy_tasks {
+        let _ = task.await;
+    }
     let _ = watcher.await;
 
     // What became of the stalled and never-reading connections.
