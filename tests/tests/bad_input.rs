@@ -800,6 +800,11 @@ async fn request_shape_errors_name_the_member_at_fault() {
             "\"id\"",
         ),
         (
+            r#"{"jsonrpc":"2.0","id":9223372036854775808,"method":"circle.list"}"#,
+            Value::Null,
+            "64 bits",
+        ),
+        (
             r#"{"jsonrpc":"1.0","id":2,"method":"circle.list"}"#,
             json!(2),
             "\"jsonrpc\"",

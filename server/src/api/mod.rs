@@ -141,6 +141,10 @@ fn shape_problem(value: &Value) -> Option<&'static str> {
     match object.get("id") {
         None | Some(Value::Null | Value::String(_)) => None,
         Some(Value::Number(n)) if n.is_i64() => None,
+        // 1e3, -0.0 and 2^63 are numbers, but not ids every client can echo.
+        Some(Value::Number(_)) => Some(
+            "\"id\" must be a whole number within 64 bits (e.g. 42, not 4.2 or 1e3), a string or null",
+        ),
         Some(_) => Some("\"id\" must be an integer, a string or null"),
     }
 }

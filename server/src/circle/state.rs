@@ -417,12 +417,14 @@ impl CircleState {
                     target.last_activity = event.at;
                 }
             }
-            EventBody::Note { body } => {
+            EventBody::Note { .. } => {
+                // A note's text is only ever read from the log, never from
+                // here: a busy circle's memory need not grow with its chat.
                 let post = Post::new(
                     event,
                     PostKind::Note,
                     String::new(),
-                    body.clone(),
+                    String::new(),
                     Vec::new(),
                 );
                 self.posts.insert(event.id, post);
@@ -432,7 +434,7 @@ impl CircleState {
                     if let Some(title) = title {
                         target.title.clone_from(title);
                     }
-                    if let Some(body) = body {
+                    if let Some(body) = body.as_ref().filter(|_| !target.is_note()) {
                         target.body.clone_from(body);
                     }
                     target.edited = true;
@@ -633,6 +635,10 @@ impl Post {
         } else {
             ProblemStatus::Open
         }
+    }
+
+    fn is_note(&self) -> bool {
+        matches!(self.kind, PostKind::Note)
     }
 
     /// The problem a post belongs to: itself, or the one it critiques.
