@@ -13,16 +13,9 @@ MEMBERS=${2:-12}
 CIRCLES=$((PER / MEMBERS))
 ulimit -n 20000
 OUT=$(mktemp -d)
-DATA=$(mktemp -d)
-./target/release/circles-server --listen 127.0.0.1:0 --data-dir "$DATA" \
-  --requests-per-sec 0 --max-sessions-per-ip 0 2>"$OUT/server.log" &
-SERVER=$!
+. tests/bench/lib.sh
+start_server "$OUT/server.log" --requests-per-sec 0
 trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
-for _ in $(seq 100); do
-  ADDR=$(grep -o 'listening on [0-9.:]*' "$OUT/server.log" | head -1 | cut -d' ' -f3) && [ -n "$ADDR" ] && break
-  sleep 0.1
-done
-[ -n "${ADDR:-}" ] || { echo "the server did not start"; exit 1; }
 rss() { awk '/VmRSS/ {print $2}' /proc/$SERVER/status; }
 echo "server RSS before any connection: $(( $(rss) / 1024 )) MiB"
 # A: connects, then posts slowly for long enough to outlast B.

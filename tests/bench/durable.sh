@@ -10,17 +10,10 @@ cd "$(dirname "$0")/../.."
 N=${1:-512}
 SECS=${2:-10}
 ulimit -n 20000
+. tests/bench/lib.sh
 for mode in group per-write; do
-  DATA=$(mktemp -d)
   LOG=$(mktemp)
-  ./target/release/circles-server --listen 127.0.0.1:0 --data-dir "$DATA" --commit $mode \
-    --requests-per-sec 0 --max-sessions-per-ip 0 2>"$LOG" &
-  SERVER=$!
-  for _ in $(seq 100); do
-    ADDR=$(grep -o 'listening on [0-9.:]*' "$LOG" | head -1 | cut -d' ' -f3) && [ -n "$ADDR" ] && break
-    sleep 0.1
-  done
-  [ -n "${ADDR:-}" ] || { echo "the server did not start:"; cat "$LOG"; exit 1; }
+  start_server "$LOG" --commit $mode --requests-per-sec 0
   ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$N" --circles "$N" --rate 0 \
     --duration "$SECS" --prefix d --json /tmp/durable-$mode.json >/dev/null 2>&1
   kill $SERVER; wait $SERVER 2>/dev/null || true

@@ -12,17 +12,9 @@ CIRCLES=${3:-100}
 RATE=${4:-1000}
 ulimit -n 20000
 OUT=${SOAK_OUT:-$(mktemp -d)}
-DATA=$(mktemp -d)
-./target/release/circles-server --listen 127.0.0.1:0 --data-dir "$DATA" \
-  --requests-per-sec 0 --max-sessions-per-ip 0 2>"$OUT/server.log" &
-SERVER=$!
+. tests/bench/lib.sh
+start_server "$OUT/server.log" --requests-per-sec 0
 trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
-# The server logs its address once the store is open.
-for _ in $(seq 100); do
-  ADDR=$(grep -o 'listening on [0-9.:]*' "$OUT/server.log" | head -1 | cut -d' ' -f3) && [ -n "$ADDR" ] && break
-  sleep 0.1
-done
-[ -n "${ADDR:-}" ] || { echo "the server did not start:"; cat "$OUT/server.log"; exit 1; }
 echo "soak: $SECONDS_TO_RUN s, $CONNECTIONS connections over $CIRCLES circles, $RATE posts/s; output in $OUT"
 ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$CONNECTIONS" --circles "$CIRCLES" \
   --rate "$RATE" --duration "$SECONDS_TO_RUN" --server-pid $SERVER --progress-secs 10 \

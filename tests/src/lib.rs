@@ -7,11 +7,14 @@
 //!   (`send_text`, `recv_frame`) and typed calls (`call::<M>`), buffering the
 //!   notifications that arrive while it waits for a response.
 //!
+//! - [`bench`]: raw-socket helpers for the `loadgen` and `hostile` binaries.
+//!
 //! Every wait is bounded by [`TIMEOUT`] and panics with what it waited for:
 //! a test never sleeps to let the server catch up, it waits for a specific
 //! frame.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod cli;
 
 use std::collections::VecDeque;

@@ -13,14 +13,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
+
+use circles_tests::bench::{Socket, call, connect, rss_kib};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -52,42 +53,6 @@ struct Args {
     prefix: String,
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn connect(url: &str) -> anyhow::Result<Socket> {
-    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .context("connect timed out")??;
-    Ok(ws)
-}
-
-/// Sends a request and reads until its answer (skipping notifications).
-async fn call(ws: &mut Socket, id: u64, method: &str, params: Value) -> anyhow::Result<Value> {
-    let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    ws.send(Message::text(request.to_string())).await?;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let frame = tokio::time::timeout_at(deadline.into(), ws.next())
-            .await
-            .with_context(|| format!("no answer to {method}"))?;
-        let Some(frame) = frame else {
-            bail!("closed during {method}")
-        };
-        if let Message::Text(text) = frame? {
-            let value: Value = serde_json::from_str(&text)?;
-            if value.get("id") == Some(&json!(id)) {
-                if let Some(error) = value.get("error") {
-                    bail!("{method}: {error}");
-                }
-                return Ok(value["result"].clone());
-            }
-        }
-    }
-}
-
 /// A connection signed in as a new account `handle`, and its token.
 async fn register(url: &str, handle: &str) -> anyhow::Result<(Socket, String)> {
     let mut ws = connect(url).await?;
@@ -102,12 +67,6 @@ async fn register(url: &str, handle: &str) -> anyhow::Result<(Socket, String)> {
 
 async fn signed_in(url: &str, handle: &str) -> anyhow::Result<Socket> {
     Ok(register(url, handle).await?.0)
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Ack latencies of one post every 20 ms into the probe's own circle, until `stop`.

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 use std::sync::{Mutex, PoisonError};
 use tokio_tungstenite::tungstenite::Message;
 
+use circles_tests::bench::{Socket, call, connect, rss_kib};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Target {
     /// A Circles server: accounts, circles, durable posts.
@@ -64,11 +66,6 @@ struct Args {
     #[arg(long)]
     progress_json: Option<std::path::PathBuf>,
 }
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Counters {
@@ -129,43 +126,6 @@ fn histogram() -> Histogram<u64> {
     // 1 µs to 100 s, 3 significant digits.
     Histogram::new_with_bounds(1, 100_000_000, 3)
         .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
-}
-
-/// A request/response helper for setup: sends, then reads until the answer.
-async fn call(ws: &mut Socket, id: u64, method: &str, params: Value) -> anyhow::Result<Value> {
-    let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    ws.send(Message::text(request.to_string())).await?;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let frame = tokio::time::timeout_at(deadline.into(), ws.next())
-            .await
-            .with_context(|| format!("no answer to {method}"))?;
-        let Some(frame) = frame else {
-            bail!("closed during {method}")
-        };
-        if let Message::Text(text) = frame? {
-            let value: Value = serde_json::from_str(&text)?;
-            if value.get("id") == Some(&json!(id)) {
-                if let Some(error) = value.get("error") {
-                    bail!("{method}: {error}");
-                }
-                return Ok(value["result"].clone());
-            }
-        }
-    }
-}
-
-async fn connect(url: &str) -> anyhow::Result<Socket> {
-    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .context("connect timed out")??;
-    Ok(ws)
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Accounts (one per member slot, each a member of every circle) and circles.
