@@ -33,8 +33,9 @@ struct Args {
     /// TCP connections that send half a request head and stall.
     #[arg(long, default_value_t = 2000)]
     stalled: usize,
-    /// Subscribers of the busy circle that never read.
-    #[arg(long, default_value_t = 50)]
+    /// Subscribers of the busy circle that never read (with its posters,
+    /// within the circle's 50 members).
+    #[arg(long, default_value_t = 40)]
     never_read: usize,
     /// Connections that send requests as fast as they can without reading.
     #[arg(long, default_value_t = 20)]
