@@ -16,24 +16,25 @@ OUT=$(mktemp -d)
 . tests/bench/lib.sh
 start_server "$OUT/server.log" --requests-per-sec 0
 trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+# connected PID LOG: waits until that loadgen has opened its connections.
+connected() {
+  until grep -q "memory per idle connection" "$2" 2>/dev/null; do
+    kill -0 "$1" 2>/dev/null || { echo "loadgen $1 failed:"; tail -5 "$2"; exit 1; }
+    sleep 1
+  done
+}
 rss() { awk '/VmRSS/ {print $2}' /proc/$SERVER/status; }
 echo "server RSS before any connection: $(( $(rss) / 1024 )) MiB"
 # A: connects, then posts slowly for long enough to outlast B.
 ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$PER" --circles "$CIRCLES" \
   --rate 50 --duration 90 --server-pid $SERVER --prefix ca --json "$OUT/a.json" >/dev/null 2>"$OUT/a.log" &
 A=$!
-until grep -q "memory per idle connection" "$OUT/a.log" 2>/dev/null; do
-  kill -0 $A 2>/dev/null || { echo "loadgen A failed:"; tail -5 "$OUT/a.log"; exit 1; }
-  sleep 1
-done
+connected "$A" "$OUT/a.log"
 grep "memory per idle connection" "$OUT/a.log" | sed 's/^/A (0 → '"$PER"'): /'
 ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$PER" --circles "$CIRCLES" \
   --rate 50 --duration 10 --server-pid $SERVER --prefix cb --json "$OUT/b.json" >/dev/null 2>"$OUT/b.log" &
 B=$!
-until grep -q "memory per idle connection" "$OUT/b.log" 2>/dev/null; do
-  kill -0 $B 2>/dev/null || { echo "loadgen B failed:"; tail -5 "$OUT/b.log"; exit 1; }
-  sleep 1
-done
+connected "$B" "$OUT/b.log"
 grep "memory per idle connection" "$OUT/b.log" | sed 's/^/B ('"$PER"' → '"$((2 * PER))"'): /'
 echo "connections open: $(ls /proc/$SERVER/fd | wc -l) file descriptors in the server"
 echo "server RSS with $((2 * PER)) connections: $(( $(rss) / 1024 )) MiB"

@@ -481,14 +481,9 @@ impl Client {
 
     /// Sends one text frame as is.
     pub async fn send_text(&mut self, text: impl Into<String>) {
-        let text: String = text.into();
-        within_for(
-            self.wait,
-            "sending a text frame",
-            self.ws.send(Message::text(text)),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("sending a text frame: {err}"));
+        if let Err(err) = self.try_send_text(text).await {
+            panic!("sending a text frame: {err}");
+        }
     }
 
     /// Sends one text frame, returning the error if the connection is gone.
