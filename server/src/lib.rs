@@ -128,7 +128,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = open_store(&config.data_dir, config.store).await?;
+    let store = open_store(&config.data_dir, config.store_options()).await?;
     let store = Arc::new(store);
     // Only now: a supervisor waiting for this line may rely on the store being open.
     let addr = listener

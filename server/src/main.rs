@@ -1,4 +1,5 @@
-//! `circles-server`: parses flags, sets up logging, and runs the server.
+//! `circles-server`: runs the server, and the operator's commands beside it
+//! (`config check`, `admin …`, `backup`, `restore`, `export`).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -6,8 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use circles_server::Config;
-use circles_server::store::{CommitMode, StoreOptions};
-use clap::Parser;
+use circles_server::config::{LogFormat, Registration};
+use circles_server::store::CommitMode;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// glibc's malloc keeps the 19 MiB that each argon2 hash takes once it has
@@ -17,54 +19,111 @@ use tracing_subscriber::EnvFilter;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The Circles server: peer learning circles over WebSockets.
+///
+/// Without a command it serves. Settings come from, lowest first: defaults,
+/// the --config file, CIRCLES_* environment variables, flags.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Args {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "CIRCLES_LISTEN", default_value = Config::DEFAULT_LISTEN)]
-    listen: SocketAddr,
-    /// Directory for the data (created if missing).
-    #[arg(long, env = "CIRCLES_DATA_DIR", default_value = Config::DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
-    /// Largest WebSocket message accepted, in bytes; bigger ones close the connection (1009).
-    #[arg(long, env = "CIRCLES_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
-    max_frame_bytes: usize,
-    /// The most members a circle may allow.
-    #[arg(long, env = "CIRCLES_MAX_MEMBERS_CAP", default_value_t = 50)]
-    max_members_cap: u32,
-    /// Frames queued for a connection before it counts as too slow and is cut off.
-    #[arg(long, env = "CIRCLES_OUTBOUND_QUEUE", default_value_t = 1024)]
-    outbound_queue: usize,
-    /// Seconds between pings; a connection silent for two intervals is closed.
-    #[arg(long, env = "CIRCLES_PING_INTERVAL_SECS", default_value_t = 30)]
-    ping_interval_secs: u64,
-    /// Seconds a new connection has to send its WebSocket handshake.
-    #[arg(long, env = "CIRCLES_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
-    handshake_timeout_secs: u64,
-    /// The most WebSocket sessions one IP address may hold (0: no cap).
-    #[arg(long, env = "CIRCLES_MAX_SESSIONS_PER_IP", default_value_t = 256)]
-    max_sessions_per_ip: u32,
-    /// Requests per second one connection may sustain (0: no limit); more are
-    /// answered with `rate_limited`, and a connection that keeps going is closed (1008).
-    #[arg(long, env = "CIRCLES_REQUESTS_PER_SEC", default_value_t = 50)]
-    requests_per_sec: u32,
-    /// Requests one connection may make at once after a quiet spell.
-    #[arg(long, env = "CIRCLES_REQUEST_BURST", default_value_t = 500)]
-    request_burst: u32,
-    /// MiB of memory for the store's page cache.
-    #[arg(long, env = "CIRCLES_CACHE_MB", default_value_t = 256)]
-    cache_mb: u64,
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the configuration and print it as it takes effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the layered settings and print them (secrets redacted).
+    Check {
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// Every setting as a flag (and environment variable); unset ones come from
+/// the file or the defaults (see circles.example.toml).
+#[derive(Debug, Default, clap::Args)]
+struct Settings {
+    /// A TOML file of settings (see circles.example.toml).
+    #[arg(long, env = "CIRCLES_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free one [default: 127.0.0.1:7878].
+    #[arg(long, env = "CIRCLES_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory for the data, created if missing [default: circles-data].
+    #[arg(long, env = "CIRCLES_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Who may register: open, invite (with an admin's registration invite) or closed [default: open].
+    #[arg(long, env = "CIRCLES_REGISTRATION", value_enum)]
+    registration: Option<Registration>,
+    /// Web origins allowed to open WebSockets, comma-separated; `*` for any
+    /// [default: none but this server's own].
+    #[arg(long, env = "CIRCLES_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Option<Vec<String>>,
+    /// Largest WebSocket message, in bytes; bigger ones close the connection (1009) [default: 65536].
+    #[arg(long, env = "CIRCLES_MAX_FRAME_BYTES")]
+    max_frame_bytes: Option<usize>,
+    /// Largest post body, in bytes [default: 16384].
+    #[arg(long, env = "CIRCLES_MAX_POST_BYTES")]
+    max_post_bytes: Option<usize>,
+    /// The most members a circle may allow [default: 50].
+    #[arg(long, env = "CIRCLES_MAX_MEMBERS_CAP")]
+    max_members_cap: Option<u32>,
+    /// Frames queued for a connection before it counts as too slow and is cut off [default: 1024].
+    #[arg(long, env = "CIRCLES_OUTBOUND_QUEUE")]
+    outbound_queue: Option<usize>,
+    /// Seconds between pings; a connection silent for two intervals is closed [default: 30].
+    #[arg(long, env = "CIRCLES_PING_INTERVAL_SECS")]
+    ping_interval_secs: Option<u64>,
+    /// Seconds a new connection has to send its WebSocket handshake [default: 10].
+    #[arg(long, env = "CIRCLES_HANDSHAKE_TIMEOUT_SECS")]
+    handshake_timeout_secs: Option<u64>,
+    /// The most WebSocket sessions one IP address may hold; 0: no cap [default: 256].
+    #[arg(long, env = "CIRCLES_MAX_SESSIONS_PER_IP")]
+    max_sessions_per_ip: Option<u32>,
+    /// Requests per second one connection may sustain; 0: no limit. More are
+    /// answered with `rate_limited`; a connection that keeps going is closed (1008) [default: 50].
+    #[arg(long, env = "CIRCLES_REQUESTS_PER_SEC")]
+    requests_per_sec: Option<u32>,
+    /// Requests one connection may make at once after a quiet spell [default: 500].
+    #[arg(long, env = "CIRCLES_REQUEST_BURST")]
+    request_burst: Option<u32>,
+    /// Requests per second one account may sustain over all its connections; 0: no limit [default: 100].
+    #[arg(long, env = "CIRCLES_ACCOUNT_REQUESTS_PER_SEC")]
+    account_requests_per_sec: Option<u32>,
+    /// Requests one account may make at once [default: 1000].
+    #[arg(long, env = "CIRCLES_ACCOUNT_REQUEST_BURST")]
+    account_request_burst: Option<u32>,
+    /// Failed sign-ins for a handle before each further try waits, from 1 s doubling [default: 5].
+    #[arg(long, env = "CIRCLES_LOGIN_ATTEMPTS")]
+    login_attempts: Option<u32>,
+    /// MiB of memory for the store's page cache [default: 256].
+    #[arg(long, env = "CIRCLES_CACHE_MB")]
+    cache_mb: Option<u64>,
+    /// PEM certificate chain; with --tls-key, serve wss:// directly.
+    #[arg(long, env = "CIRCLES_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CIRCLES_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Log lines as human (readable) or json (one object per line) [default: human].
+    #[arg(long, env = "CIRCLES_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// When set, /metrics asks for `Authorization: Bearer <token>`.
+    #[arg(long, env = "CIRCLES_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// How posts share flushes: `group` (one flush serves every post that
     /// arrived meanwhile) or `per-write` (one flush per post, for benchmarks
     /// that show what group commit buys).
-    #[arg(
-        long,
-        env = "CIRCLES_COMMIT",
-        value_enum,
-        default_value = "group",
-        hide = true
-    )]
-    commit: Commit,
+    #[arg(long, env = "CIRCLES_COMMIT", value_enum, hide = true)]
+    commit: Option<Commit>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -73,13 +132,83 @@ enum Commit {
     PerWrite,
 }
 
+impl Settings {
+    /// Defaults, then the file, then the environment and flags (clap has
+    /// already preferred a flag over its variable).
+    fn resolve(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path).map_err(anyhow::Error::msg)?,
+            None => Config::default(),
+        };
+        macro_rules! overlay {
+            ($($field:ident),* $(,)?) => {
+                $(if let Some(value) = self.$field { config.$field = value; })*
+            };
+        }
+        overlay!(
+            listen,
+            data_dir,
+            registration,
+            allowed_origins,
+            max_frame_bytes,
+            max_post_bytes,
+            max_members_cap,
+            outbound_queue,
+            max_sessions_per_ip,
+            requests_per_sec,
+            request_burst,
+            account_requests_per_sec,
+            account_request_burst,
+            login_attempts,
+            cache_mb,
+            log_format,
+        );
+        let secs = std::time::Duration::from_secs;
+        if let Some(s) = self.ping_interval_secs {
+            config.ping_interval = secs(s);
+        }
+        if let Some(s) = self.handshake_timeout_secs {
+            config.handshake_timeout = secs(s);
+        }
+        if let Some(path) = self.tls_cert {
+            config.tls_cert = Some(path);
+        }
+        if let Some(path) = self.tls_key {
+            config.tls_key = Some(path);
+        }
+        if let Some(token) = self.metrics_token {
+            config.metrics_token = Some(token);
+        }
+        if let Some(commit) = self.commit {
+            config.commit = match commit {
+                Commit::Group => CommitMode::Group,
+                Commit::PerWrite => CommitMode::PerWrite,
+            };
+        }
+        Ok(config)
+    }
+
+    /// The layered settings, refused with every problem named.
+    fn checked(self) -> anyhow::Result<Config> {
+        let config = self.resolve()?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            anyhow::bail!("invalid configuration: {}", problems.join("; "))
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => fail(&anyhow::Error::from(err)),
+    let result = match args.command {
+        None => args.settings.checked().and_then(serve),
+        Some(Command::Config(ConfigCommand::Check { settings })) => settings.checked().map(|c| {
+            print!("{}", c.to_redacted_toml());
+        }),
     };
-    if let Err(err) = runtime.block_on(serve(args)) {
+    if let Err(err) = result {
         fail(&err);
     }
 }
@@ -90,38 +219,27 @@ fn fail(err: &anyhow::Error) -> ! {
     std::process::exit(1);
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        circles_server::run(config, listener, shutdown_signal()).await
+    })
+}
 
-    let config = Config {
-        listen: args.listen,
-        data_dir: args.data_dir,
-        max_frame_bytes: args.max_frame_bytes,
-        max_members_cap: args.max_members_cap.max(2),
-        outbound_queue: args.outbound_queue.max(16),
-        ping_interval: std::time::Duration::from_secs(args.ping_interval_secs.max(1)),
-        handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout_secs.max(1)),
-        max_sessions_per_ip: args.max_sessions_per_ip,
-        requests_per_sec: args.requests_per_sec,
-        request_burst: args.request_burst.max(1),
-        store: StoreOptions {
-            cache_bytes: args.cache_mb.max(16) << 20,
-            commit: match args.commit {
-                Commit::Group => CommitMode::Group,
-                Commit::PerWrite => CommitMode::PerWrite,
-            },
-        },
-    };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    circles_server::run(config, listener, shutdown_signal()).await
+/// Logs to stderr at `RUST_LOG` (default info), readable or as JSON lines.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }
 
 /// SIGINT or SIGTERM.

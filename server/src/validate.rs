@@ -3,7 +3,6 @@
 
 use crate::error::{ApiError, ApiResult};
 
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TAGS: usize = 8;
 pub const MAX_TAG_CHARS: usize = 32;
@@ -78,11 +77,12 @@ pub fn chars_at_most(field: &str, value: &str, max: usize) -> ApiResult<()> {
     }
 }
 
-/// A post body: at most 16 KiB; `required` bodies must have some text.
-pub fn body(field: &str, value: &str, required: bool) -> ApiResult<String> {
-    if value.len() > MAX_BODY_BYTES {
+/// A post body: at most `max` bytes (the server's `max_post_bytes`);
+/// `required` bodies must have some text.
+pub fn body(field: &str, value: &str, required: bool, max: usize) -> ApiResult<String> {
+    if value.len() > max {
         return Err(ApiError::too_large(format!(
-            "{field} is {} bytes; the limit is {MAX_BODY_BYTES}",
+            "{field} is {} bytes; this server's limit is {max}",
             value.len()
         )));
     }
@@ -147,9 +147,9 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert_eq!(body("body", "", false).unwrap(), "");
-        assert!(body("body", "  ", true).is_err());
-        let err = body("body", &"x".repeat(MAX_BODY_BYTES + 1), false).unwrap_err();
+        assert_eq!(body("body", "", false, 10).unwrap(), "");
+        assert!(body("body", "  ", true, 10).is_err());
+        let err = body("body", &"x".repeat(16 * 1024 + 1), false, 16 * 1024).unwrap_err();
         assert_eq!(err.kind, circles_protocol::ErrorKind::TooLarge);
     }
 }

@@ -21,7 +21,7 @@ async fn append(s: &mut Session, circle: &str, draft: Draft) -> ApiResult<EventR
 pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<EventResult> {
     let draft = Draft::Problem {
         title: validate::line("title", &p.title, MAX_TITLE_CHARS)?,
-        body: validate::body("body", &p.body, false)?,
+        body: validate::body("body", &p.body, false, s.app.config.max_post_bytes)?,
         tags: validate::tags(p.tags)?,
     };
     append(s, &p.circle, draft).await
@@ -30,14 +30,14 @@ pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<EventResult> {
 pub async fn critique(s: &mut Session, p: NewCritique) -> ApiResult<EventResult> {
     let draft = Draft::Critique {
         problem: p.problem,
-        body: validate::body("body", &p.body, true)?,
+        body: validate::body("body", &p.body, true, s.app.config.max_post_bytes)?,
     };
     append(s, &p.circle, draft).await
 }
 
 pub async fn note(s: &mut Session, p: NewNote) -> ApiResult<EventResult> {
     let draft = Draft::Note {
-        body: validate::body("body", &p.body, true)?,
+        body: validate::body("body", &p.body, true, s.app.config.max_post_bytes)?,
     };
     append(s, &p.circle, draft).await
 }
@@ -52,7 +52,7 @@ pub async fn edit(s: &mut Session, p: EditPost) -> ApiResult<EventResult> {
         .transpose()?;
     let body = p
         .body
-        .map(|b| validate::body("body", &b, false))
+        .map(|b| validate::body("body", &b, false, s.app.config.max_post_bytes))
         .transpose()?;
     append(
         s,
