@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use crate::Millis;
 use crate::event::Event;
-use crate::model::{CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, Visibility};
+use crate::model::{
+    AuditEntry, CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, UserInfo,
+    Visibility,
+};
 
 /// Ties a method name to its params and result types.
 pub trait Method {
@@ -67,6 +70,22 @@ methods! {
     ProblemMetoo = "problem.metoo" (ProblemRef) -> EventResult;
     ProblemList = "problem.list" (ListProblems) -> Problems;
     ProblemGet = "problem.get" (ProblemRef) -> ProblemResult;
+    /// Admins: the server's accounts, in handle order, a page at a time.
+    AdminUsers = "admin.users" (ListUsers) -> Users;
+    /// Admins: suspend an account; its sessions end at once and it cannot sign in.
+    AdminSuspend = "admin.suspend" (Suspend) -> UserResult;
+    /// Admins: let a suspended account sign in again.
+    AdminUnsuspend = "admin.unsuspend" (UserRef) -> UserResult;
+    /// Admins: make an account an admin (on the host: create it first if needed).
+    AdminGrant = "admin.grant" (Grant) -> UserResult;
+    /// Admins: delete a circle and its whole history.
+    AdminCircleDelete = "admin.circle.delete" (CircleRef) -> Empty;
+    /// Admins: a registration invite, for servers whose registration is `invite`.
+    AdminInvite = "admin.invite" (NewRegistrationInvite) -> RegistrationInvite;
+    /// Admins: what admins did, newest first.
+    AdminAudit = "admin.audit" (ListAudit) -> Audit;
+    /// Admins: a circle's history as Markdown or JSON, for sharing.
+    AdminExport = "admin.export" (ExportCircle) -> Export;
 }
 
 /// No params, or no result: `{}`.
@@ -313,6 +332,112 @@ pub struct Problems {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProblemResult {
     pub problem: ProblemThread,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsers {
+    /// Start after this handle (the `next` of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// At most this many (1 to 500; default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Users {
+    pub users: Vec<UserInfo>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suspend {
+    pub handle: String,
+    /// Why, for the audit log (up to 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRef {
+    pub handle: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub handle: String,
+    /// Only on the host (`circles-server admin create-admin`): creates the
+    /// account with this password when it does not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserResult {
+    pub user: UserInfo,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRegistrationInvite {
+    /// How many accounts it may create (1 to 1000; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<u32>,
+    /// Hours until it expires (1 to 8760; default 168, a week).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_hours: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationInvite {
+    /// Give it to the person; they pass it as `invite` to `auth.register`.
+    pub invite: String,
+    pub uses: u32,
+    pub expires_at: Millis,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListAudit {
+    /// Only entries older than this id (the last `id` of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// At most this many (1 to 500; default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    pub entries: Vec<AuditEntry>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    #[default]
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportCircle {
+    pub circle: String,
+    #[serde(default)]
+    pub format: ExportFormat,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// The Markdown text, or the JSON document as text.
+    pub text: String,
 }
 
 #[cfg(test)]

@@ -124,3 +124,40 @@ pub struct CritiqueView {
     /// Named as helpful when the problem was resolved.
     pub helpful: bool,
 }
+
+/// An account as admins see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub handle: String,
+    pub display_name: String,
+    pub created_at: Millis,
+    pub admin: bool,
+    /// Present while the account is suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
+    /// Whether it has a signed-in connection right now.
+    pub online: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub at: Millis,
+    /// The admin's handle, or `operator` for the host's command line.
+    pub by: String,
+    pub reason: String,
+}
+
+/// One admin action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increases with each entry.
+    pub id: u64,
+    pub at: Millis,
+    /// The admin's handle, or `operator` for the host's command line.
+    pub actor: String,
+    /// The method, without `admin.`: `suspend`, `circle.delete`, …
+    pub action: String,
+    /// The handle or circle acted on (empty for invites).
+    pub target: String,
+    pub detail: String,
+}

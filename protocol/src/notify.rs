@@ -7,6 +7,7 @@ use crate::event::Event;
 
 pub const EVENT: &str = "event";
 pub const PRESENCE: &str = "presence";
+pub const CIRCLE_DELETED: &str = "circle_deleted";
 
 /// Params of the `event` notification.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,10 +25,18 @@ pub struct PresenceNotice {
     pub online: bool,
 }
 
+/// Params of the `circle_deleted` notification: an admin deleted the circle;
+/// its subscription has ended and it will not be found again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircleDeletedNotice {
+    pub circle: String,
+}
+
 /// A notification, typed by its method.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "snake_case")]
 pub enum Notice {
     Event(EventNotice),
     Presence(PresenceNotice),
+    CircleDeleted(CircleDeletedNotice),
 }

@@ -25,16 +25,14 @@ impl ApiError {
         }
     }
 
-    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+    /// `why`: "too many requests on this connection", …; the wait is added.
+    pub fn rate_limited(why: &str, retry_after: std::time::Duration) -> Self {
         let ms = u64::try_from(retry_after.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         ApiError {
             retry_after_ms: Some(ms),
-            ..ApiError::new(
-                ErrorKind::RateLimited,
-                format!("too many requests on this connection; retry in {ms} ms"),
-            )
+            ..ApiError::new(ErrorKind::RateLimited, format!("{why}; retry in {ms} ms"))
         }
     }
 

@@ -23,6 +23,7 @@ mod listener;
 mod presence;
 pub mod session;
 pub mod store;
+mod throttle;
 mod validate;
 
 pub use config::Config;
@@ -61,6 +62,10 @@ pub struct App {
     online: presence::Online,
     /// WebSocket sessions per peer address.
     pub peers: listener::Peers,
+    /// Failed sign-ins, per handle and per address.
+    pub logins: throttle::LoginThrottle,
+    /// Each account's request budget over all its connections.
+    pub account_budgets: Option<governor::DefaultKeyedRateLimiter<String>>,
     next_session: AtomicU64,
 }
 
@@ -77,6 +82,16 @@ impl App {
             hashing: Semaphore::new(4),
             online: presence::Online::default(),
             peers: listener::Peers::new(config.max_sessions_per_ip),
+            logins: throttle::LoginThrottle::new(config.login_attempts),
+            account_budgets: std::num::NonZeroU32::new(config.account_requests_per_sec).map(
+                |per_sec| {
+                    let burst =
+                        std::num::NonZeroU32::new(config.account_request_burst).unwrap_or(per_sec);
+                    governor::RateLimiter::keyed(
+                        governor::Quota::per_second(per_sec).allow_burst(burst),
+                    )
+                },
+            ),
             next_session: AtomicU64::new(0),
             config,
         })

@@ -96,6 +96,18 @@ impl App {
         }
     }
 
+    /// Closes every connection of the account, saying why.
+    pub fn end_sessions(&self, handle: &str, reason: CloseReason) {
+        let map = self
+            .online
+            .by_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for connection in map.get(handle).into_iter().flatten() {
+            connection.kill.kill(reason);
+        }
+    }
+
     /// Tells the loaded circles of `handle` (nobody listens to the others).
     fn announce(&self, handle: &str, online: bool) {
         let memberships = match self.store.memberships(handle) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
+use governor::clock::Clock;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -48,6 +49,8 @@ pub enum CloseReason {
     ServerError,
     /// Kept sending requests while they were refused for the rate.
     Flood,
+    /// An admin suspended the account.
+    Suspended,
 }
 
 impl CloseReason {
@@ -60,6 +63,7 @@ impl CloseReason {
             CloseReason::Unresponsive => (1001, "no answer to pings; reconnect and resume"),
             CloseReason::ServerError => (1011, "server error; reconnect and resume"),
             CloseReason::Flood => (1008, "too many requests; honour retry_after_ms"),
+            CloseReason::Suspended => (1008, "account suspended"),
         }
     }
 
@@ -119,6 +123,10 @@ pub struct Session {
     pub outbound: mpsc::Sender<Outbound>,
     pub kill: Kill,
     pub subs: HashMap<Uuid, Sub>,
+    /// The peer's address, for login throttling (none on the host's socket).
+    pub peer: Option<std::net::IpAddr>,
+    /// The host's operator (the control socket): may call every `admin.*`.
+    pub operator: bool,
     next_sub: u64,
     budget: Budget,
 }
@@ -159,31 +167,56 @@ impl Session {
             outbound,
             kill,
             subs: HashMap::new(),
+            peer: None,
+            operator: false,
             next_sub: 0,
             budget,
         }
     }
 
+    /// The host's operator, on the control socket: no request budget.
+    pub fn operator(app: Arc<App>, outbound: mpsc::Sender<Outbound>) -> Session {
+        let mut session = Session::new(app, outbound);
+        session.operator = true;
+        session.budget = Budget::new(0, 0);
+        session
+    }
+
     /// Takes one request from the connection's budget, or says when to retry;
     /// a connection that keeps going past refusals is closed as a flood.
     pub fn spend(&mut self) -> ApiResult<()> {
-        let Some(bucket) = &self.budget.bucket else {
+        // The account's bucket is only spent from once the connection's allowed it.
+        let refused = self
+            .connection_wait()
+            .map(|w| (w, "too many requests on this connection"));
+        let refused = refused.or_else(|| {
+            self.account_wait()
+                .map(|w| (w, "too many requests from this account"))
+        });
+        let Some((wait, whose)) = refused else {
+            self.budget.refused_in_a_row = 0;
             return Ok(());
         };
-        match bucket.check() {
-            Ok(()) => {
-                self.budget.refused_in_a_row = 0;
-                Ok(())
-            }
-            Err(not_until) => {
-                self.budget.refused_in_a_row += 1;
-                if self.budget.refused_in_a_row >= FLOOD_CUTOFF {
-                    self.kill.kill(CloseReason::Flood);
-                }
-                let now = governor::clock::Clock::now(bucket.clock());
-                Err(ApiError::rate_limited(not_until.wait_time_from(now)))
-            }
+        self.budget.refused_in_a_row += 1;
+        if self.budget.refused_in_a_row >= FLOOD_CUTOFF {
+            self.kill.kill(CloseReason::Flood);
         }
+        Err(ApiError::rate_limited(whose, wait))
+    }
+
+    /// Takes from the connection's bucket, or says how long until it can.
+    fn connection_wait(&self) -> Option<Duration> {
+        let bucket = self.budget.bucket.as_ref()?;
+        let not_until = bucket.check().err()?;
+        Some(not_until.wait_time_from(bucket.clock().now()))
+    }
+
+    /// Takes from the signed-in account's bucket, or says how long until it can.
+    fn account_wait(&self) -> Option<Duration> {
+        let budgets = self.app.account_budgets.as_ref()?;
+        let user = self.user.as_ref()?;
+        let not_until = budgets.check_key(&user.handle).err()?;
+        Some(not_until.wait_time_from(budgets.clock().now()))
     }
 
     pub fn new_sub_id(&mut self) -> u64 {
@@ -221,6 +254,7 @@ impl Session {
 pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr) {
     let (outbound, mut rx) = mpsc::channel(app.config.outbound_queue);
     let mut session = Session::new(Arc::clone(&app), outbound);
+    session.peer = Some(peer.ip());
     let kill = session.kill.clone();
     tracing::info!(session = session.id, %peer, "connection opened");
     // Heartbeat: a ping every interval; a peer silent for two intervals

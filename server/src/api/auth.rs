@@ -8,10 +8,11 @@ use circles_protocol::methods::{
 
 use super::signed_in;
 use crate::App;
+use crate::config::Registration;
 use crate::credentials::{self, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::session::{Session, User};
-use crate::store::{Account, StoreError, TokenHash, now_millis};
+use crate::store::{Account, InviteUse, StoreError, TokenHash, now_millis};
 use crate::validate;
 
 pub async fn register(s: &mut Session, p: Register) -> ApiResult<SessionResult> {
@@ -21,19 +22,62 @@ pub async fn register(s: &mut Session, p: Register) -> ApiResult<SessionResult> 
     if s.app.store.account(&p.handle)?.is_some() {
         return Err(taken(&p.handle));
     }
-    let password_hash = hash(&s.app, p.password).await?;
+    match s.app.config.registration {
+        Registration::Open => {}
+        Registration::Closed => {
+            return Err(ApiError::forbidden(
+                "this server does not take new accounts; ask its operator",
+            ));
+        }
+        Registration::Invite => take_invite(s, p.invite.as_deref())?,
+    }
+    let account = create_account(&s.app, p.handle, display_name, p.password).await?;
+    start_session(s, account.handle).await
+}
+
+/// Takes one use of the registration invite that invite mode asks for.
+fn take_invite(s: &Session, invite: Option<&str>) -> ApiResult<()> {
+    let Some(code) = invite else {
+        return Err(ApiError::forbidden(
+            "registration on this server needs an invite: pass the code an admin gave you as \"invite\"",
+        ));
+    };
+    match s.app.store.use_registration_invite(code, now_millis())? {
+        InviteUse::Taken => Ok(()),
+        InviteUse::Unknown => Err(ApiError::not_found(
+            "no such registration invite; check the code",
+        )),
+        InviteUse::Expired => Err(ApiError::forbidden(
+            "this registration invite has expired; ask an admin for a new one",
+        )),
+        InviteUse::UsedUp => Err(ApiError::forbidden(
+            "this registration invite has been used up; ask an admin for a new one",
+        )),
+    }
+}
+
+/// Hashes the password and stores a new account, durably.
+pub async fn create_account(
+    app: &Arc<App>,
+    handle: String,
+    display_name: String,
+    password: String,
+) -> ApiResult<Account> {
+    let password_hash = hash(app, password).await?;
     let account = Account {
-        handle: p.handle.clone(),
+        handle,
         display_name,
         password_hash,
         created_at: now_millis(),
+        admin: false,
+        suspended: None,
     };
-    match s.app.store.create_account(&account) {
+    match app.store.create_account(&account) {
         Ok(ticket) => ticket.durable().await?,
-        Err(StoreError::Exists) => return Err(taken(&p.handle)),
+        Err(StoreError::Exists) => return Err(taken(&account.handle)),
         Err(err) => return Err(err.into()),
     }
-    start_session(s, account.handle).await
+    Ok(account)
 }
 
 fn taken(handle: &str) -> ApiError {
@@ -41,12 +85,34 @@ fn taken(handle: &str) -> ApiError {
 }
 
 pub async fn login(s: &mut Session, p: Login) -> ApiResult<SessionResult> {
+    if let Some(wait) = s.app.logins.wait(&p.handle, s.peer) {
+        return Err(ApiError::rate_limited(
+            "too many failed sign-ins for this handle or from this address",
+            wait,
+        ));
+    }
     let account = s.app.store.account(&p.handle)?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     if !verify(&s.app, hash, p.password).await? {
+        s.app.logins.failed(&p.handle, s.peer);
         return Err(ApiError::unauthenticated("wrong handle or password"));
     }
+    s.app.logins.succeeded(&p.handle);
+    if let Some(account) = &account {
+        not_suspended(account)?;
+    }
     start_session(s, p.handle).await
+}
+
+/// Suspended accounts may not sign in (only once the password is right, so
+/// a suspension says nothing to someone guessing).
+fn not_suspended(account: &Account) -> ApiResult<()> {
+    match &account.suspended {
+        None => Ok(()),
+        Some(_) => Err(ApiError::forbidden(
+            "this account is suspended; contact the server's operator",
+        )),
+    }
 }
 
 pub async fn token(s: &mut Session, p: TokenLogin) -> ApiResult<WhoAmI> {
@@ -56,6 +122,9 @@ pub async fn token(s: &mut Session, p: TokenLogin) -> ApiResult<WhoAmI> {
         .store
         .token_handle(&hash)?
         .ok_or_else(|| ApiError::unauthenticated("token not recognised; sign in again"))?;
+    if let Some(account) = s.app.store.account(&handle)? {
+        not_suspended(&account)?;
+    }
     let display_name = s.app.display_name(&handle);
     s.sign_in(User {
         handle: handle.clone(),

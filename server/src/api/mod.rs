@@ -2,6 +2,7 @@
 //! method name to its handler with typed params, and answered. Handlers live
 //! by namespace: [`auth`], [`circles`], [`reading`], [`posts`].
 
+mod admin;
 mod auth;
 mod circles;
 mod posts;
@@ -197,6 +198,18 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
             call::<m::ProblemList, _>(params, |p| reading::problems(s, p)).await
         }
         m::ProblemGet::NAME => call::<m::ProblemGet, _>(params, |p| reading::problem(s, p)).await,
+        m::AdminUsers::NAME => call::<m::AdminUsers, _>(params, |p| admin::users(s, p)).await,
+        m::AdminSuspend::NAME => call::<m::AdminSuspend, _>(params, |p| admin::suspend(s, p)).await,
+        m::AdminUnsuspend::NAME => {
+            call::<m::AdminUnsuspend, _>(params, |p| admin::unsuspend(s, p)).await
+        }
+        m::AdminGrant::NAME => call::<m::AdminGrant, _>(params, |p| admin::grant(s, p)).await,
+        m::AdminCircleDelete::NAME => {
+            call::<m::AdminCircleDelete, _>(params, |p| admin::delete_circle(s, p)).await
+        }
+        m::AdminInvite::NAME => call::<m::AdminInvite, _>(params, |p| admin::invite(s, p)).await,
+        m::AdminAudit::NAME => call::<m::AdminAudit, _>(params, |p| admin::audit_log(s, p)).await,
+        m::AdminExport::NAME => call::<m::AdminExport, _>(params, |p| admin::export(s, p)).await,
         other => Err(ApiError::new(
             ErrorKind::MethodNotFound,
             format!("no method named {other:?}; see docs/protocol.md for the list"),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::Visibility;
+use circles_protocol::notify::{CircleDeletedNotice, Notice, PresenceNotice};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use tokio::sync::{mpsc, oneshot};
@@ -75,6 +76,10 @@ pub enum Command {
     },
     Unsubscribe {
         session: u64,
+    },
+    /// Deletes the circle once what is in flight is durable; the task ends.
+    Delete {
+        reply: oneshot::Sender<ApiResult<()>>,
     },
     /// `order` increases with each change, so a late one cannot undo a newer one.
     Presence {
@@ -172,6 +177,21 @@ impl CircleTask {
                     break;
                 }
                 command = rx.recv() => match command {
+                    Some(Command::Delete { reply }) => {
+                        while let Some((result, done)) = pending.next().await {
+                            task.finish(result, done);
+                        }
+                        let result = task.delete().await;
+                        let deleted = result.is_ok();
+                        let _ = reply.send(result);
+                        if deleted {
+                            // Whatever is queued is refused; its callers find no circle.
+                            let _ = unload();
+                            rx.close();
+                            while rx.recv().await.is_some() {}
+                            break;
+                        }
+                    }
                     Some(command) => {
                         if let Some(waiting) = task.handle_command(command) {
                             pending.push_back(waiting);
@@ -215,6 +235,28 @@ impl CircleTask {
         tracing::debug!(circle = %task.state.record.slug, "circle unloaded");
     }
 
+    /// Removes the circle from the store, then ends every subscription with
+    /// a `circle_deleted` notice.
+    async fn delete(&mut self) -> ApiResult<()> {
+        self.store
+            .delete_circle(&self.state.record)?
+            .durable()
+            .await?;
+        let frame = notice_frame(Notice::CircleDeleted(CircleDeletedNotice {
+            circle: self.state.record.slug.clone(),
+        }));
+        let head = self.handle.durable_head();
+        for (_, s) in self.subscribers.drain() {
+            s.subscriber.ends_at.store(head, Ordering::Release);
+            let _ = s.subscriber.outbound.try_send(Outbound {
+                sub: s.subscriber.sub,
+                frame: frame.clone(),
+            });
+        }
+        tracing::info!(circle = %self.state.record.slug, "circle deleted");
+        Ok(())
+    }
+
     fn handle_command(&mut self, command: Command) -> Option<Durable> {
         match command {
             Command::Append {
@@ -245,6 +287,10 @@ impl CircleTask {
             }
             Command::Unsubscribe { session } => {
                 self.subscribers.remove(&session);
+            }
+            Command::Delete { reply } => {
+                // The run loop takes deletes itself (it waits for what is in flight).
+                let _ = reply.send(Err(ApiError::internal()));
             }
             Command::Presence {
                 handle,
@@ -489,12 +535,14 @@ pub fn event_frame(slug: &str, event_json: &[u8]) -> Utf8Bytes {
 }
 
 fn presence_frame(slug: &str, handle: &str, online: bool) -> Utf8Bytes {
-    let notice =
-        circles_protocol::notify::Notice::Presence(circles_protocol::notify::PresenceNotice {
-            circle: slug.to_owned(),
-            handle: handle.to_owned(),
-            online,
-        });
+    notice_frame(Notice::Presence(PresenceNotice {
+        circle: slug.to_owned(),
+        handle: handle.to_owned(),
+        online,
+    }))
+}
+
+fn notice_frame(notice: Notice) -> Utf8Bytes {
     let mut value = serde_json::to_value(notice).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.insert("jsonrpc".into(), "2.0".into());

@@ -13,6 +13,8 @@
 //! - `circleid_handle_role` / `handle_circleid_role`: membership, both ways
 //! - `handle_circleid_read`: handle ++ 0 ++ circle id -> read marker (u64 BE)
 //! - `invite_circle`: invite code -> [`InviteRecord`] (JSON)
+//! - `registration_invite`: code -> [`RegistrationInviteRecord`] (JSON)
+//! - `audit`: id (u64 BE, increasing) -> [`AuditEntry`] (JSON, without its id)
 //!
 //! Writes return a [`Ticket`]; the write is durable once the ticket resolves.
 
@@ -22,7 +24,7 @@ use std::fs::OpenOptions;
 use std::path::Path;
 
 use circles_protocol::Millis;
-use circles_protocol::model::{Role, Visibility};
+use circles_protocol::model::{AuditEntry, Role, Suspension, Visibility};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -88,6 +90,12 @@ pub struct Account {
     /// argon2id, in PHC string form.
     pub password_hash: String,
     pub created_at: Millis,
+    /// May call `admin.*`.
+    #[serde(default)]
+    pub admin: bool,
+    /// Set while the account may not sign in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,6 +115,23 @@ pub struct InviteRecord {
     pub circle: Uuid,
     pub created_by: String,
     pub expires_at: Millis,
+}
+
+/// An invite to create an account, for servers whose registration is `invite`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegistrationInviteRecord {
+    pub created_by: String,
+    pub expires_at: Millis,
+    pub uses_left: u32,
+}
+
+/// What taking one use of a registration invite found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InviteUse {
+    Taken,
+    Unknown,
+    Expired,
+    UsedUp,
 }
 
 /// A change to who is in a circle, written with the event that caused it.
@@ -141,6 +166,9 @@ pub struct Store {
     handle_circleid_role: sled::Tree,
     handle_circleid_read: sled::Tree,
     invite_circle: sled::Tree,
+    registration_invite: sled::Tree,
+    audit: sled::Tree,
+    db: sled::Db,
     commit: commit::GroupCommit,
 }
 
@@ -184,6 +212,9 @@ impl Store {
             handle_circleid_role: db.open_tree("handle_circleid_role")?,
             handle_circleid_read: db.open_tree("handle_circleid_read")?,
             invite_circle: db.open_tree("invite_circle")?,
+            registration_invite: db.open_tree("registration_invite")?,
+            audit: db.open_tree("audit")?,
+            db,
             commit,
         })
     }
@@ -241,6 +272,20 @@ impl Store {
         self.handle_account
             .insert(account.handle.as_bytes(), encode(account))?;
         Ok(self.ticket())
+    }
+
+    /// Accounts after `after` in handle order, at most `limit`.
+    pub fn accounts(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Account>> {
+        let start = match after {
+            // The smallest key after `after`.
+            Some(after) => std::ops::Bound::Excluded(after.as_bytes().to_vec()),
+            None => std::ops::Bound::Unbounded,
+        };
+        self.handle_account
+            .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+            .take(limit)
+            .map(|entry| decode("handle_account", &entry?.1))
+            .collect()
     }
 
     pub fn add_token(&self, handle: &str, token: &TokenHash) -> StoreResult<Ticket> {
@@ -517,6 +562,107 @@ impl Store {
     pub fn invite(&self, code: &str) -> StoreResult<Option<InviteRecord>> {
         get_record(&self.invite_circle, "invite_circle", code.as_bytes())
     }
+
+    pub fn create_registration_invite(
+        &self,
+        code: &str,
+        invite: &RegistrationInviteRecord,
+    ) -> StoreResult<Ticket> {
+        self.registration_invite
+            .insert(code.as_bytes(), encode(invite))?;
+        Ok(self.ticket())
+    }
+
+    /// Takes one use of a registration invite, atomically (two people with
+    /// the last use cannot both have it); a used-up invite is removed.
+    pub fn use_registration_invite(&self, code: &str, now: Millis) -> StoreResult<InviteUse> {
+        let mut found = InviteUse::Unknown;
+        self.registration_invite
+            .update_and_fetch(code.as_bytes(), |old| {
+                let record: RegistrationInviteRecord = serde_json::from_slice(old?).ok()?;
+                found = if record.expires_at <= now {
+                    InviteUse::Expired
+                } else if record.uses_left == 0 {
+                    InviteUse::UsedUp
+                } else {
+                    InviteUse::Taken
+                };
+                match found {
+                    InviteUse::Taken if record.uses_left > 1 => {
+                        Some(encode(&RegistrationInviteRecord {
+                            uses_left: record.uses_left - 1,
+                            ..record
+                        }))
+                    }
+                    // Expired and used-up invites are of no more use.
+                    _ => None,
+                }
+            })?;
+        Ok(found)
+    }
+
+    // ---- the audit log ----
+
+    /// Records an admin action; its id is taken here.
+    pub fn add_audit(&self, entry: &AuditEntry) -> StoreResult<Ticket> {
+        let id = self.db.generate_id()? + 1;
+        let mut value = serde_json::to_value(entry).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("id");
+        }
+        self.audit.insert(id.to_be_bytes(), encode(&value))?;
+        Ok(self.ticket())
+    }
+
+    /// Entries older than `before` (all when `None`), newest first.
+    pub fn audit(&self, before: Option<u64>, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let end = before.unwrap_or(u64::MAX).to_be_bytes();
+        self.audit
+            .range(..end)
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry?;
+                let mut value: serde_json::Value = decode("audit", &value)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("id".into(), seq_of(&key)?.into());
+                }
+                serde_json::from_value(value).map_err(|e| corrupt("audit", e))
+            })
+            .collect()
+    }
+
+    // ---- deleting a circle ----
+
+    /// Removes a circle and everything of it: its name, record, log,
+    /// members, their read markers and its invites. The caller makes sure
+    /// nothing appends to it meanwhile (its task does this).
+    pub fn delete_circle(&self, circle: &CircleRecord) -> StoreResult<Ticket> {
+        let id = circle.id;
+        // The name first: from here on nobody finds the circle.
+        self.slug_circleid.remove(circle.slug.as_bytes())?;
+        self.circleid_circle.remove(id.as_bytes())?;
+        for entry in self.circleid_handle_role.scan_prefix(id.as_bytes()) {
+            let (key, _) = entry?;
+            let handle = decode_str("circleid_handle_role", &key[16..])?;
+            self.handle_circleid_role
+                .remove(pair_key(&handle, id.as_bytes()))?;
+            self.handle_circleid_read
+                .remove(pair_key(&handle, id.as_bytes()))?;
+            self.circleid_handle_role.remove(&key)?;
+        }
+        for entry in self.circleid_seq_event.scan_prefix(id.as_bytes()) {
+            self.circleid_seq_event.remove(entry?.0)?;
+        }
+        for entry in self.invite_circle.iter() {
+            let (code, value) = entry?;
+            let invite: InviteRecord = decode("invite_circle", &value)?;
+            if invite.circle == id {
+                self.invite_circle.remove(code)?;
+            }
+        }
+        Ok(self.ticket())
+    }
 }
 
 fn check_schema(meta: &sled::Tree) -> StoreResult<()> {
@@ -745,6 +891,8 @@ mod tests {
             display_name: "Ana".into(),
             password_hash: "x".into(),
             created_at: 1,
+            admin: false,
+            suspended: None,
         };
         let _ = store.create_account(&account).unwrap();
         assert!(matches!(
