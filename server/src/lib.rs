@@ -6,7 +6,8 @@
 //! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`).
 //! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
 //! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
-//! - [`store`]: sled behind a small API, with group commit for durability.
+//! - [`store`]: sled behind a small API, with group commit for durability;
+//!   `store::backup` dumps and restores it, [`export`] renders one circle's history.
 //! - [`presence`], [`credentials`], [`validate`], [`error`]: the pieces they share.
 //! - `harness`: the request path without a socket, for the fuzz target and its corpus test.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod circle;
 pub mod config;
 mod credentials;
 mod error;
+pub mod export;
 #[doc(hidden)]
 pub mod harness;
 mod http;

@@ -18,6 +18,7 @@
 //!
 //! Writes return a [`Ticket`]; the write is durable once the ticket resolves.
 
+pub mod backup;
 mod commit;
 
 use std::fs::OpenOptions;
@@ -30,6 +31,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use uuid::Uuid;
 
+pub use backup::{DumpSummary, RestoreError, RestoreSummary, restore};
 pub use commit::{CommitMode, Ticket};
 
 /// The on-disk layout this binary reads and writes.

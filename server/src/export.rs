@@ -1,0 +1,354 @@
+//! Exports one circle's history, read from a [`Store`], as Markdown (for
+//! people) or JSON (for programs). Both come from one fold of the circle's
+//! log with [`CircleState`], the fold a circle task loads with, so an export
+//! shows what members see: text as last edited, retracted posts as retracted
+//! (their text is gone from the log), resolutions with the critiques that helped.
+//!
+//! The JSON is a [`CircleExport`]:
+//!
+//! ```text
+//! {
+//!   "circle":   {id, slug, name, purpose, visibility, max_members, created_by, created_at, head},
+//!   "members":  [{handle, role, joined_at}],              // now, in join order
+//!   "problems": [{id, seq, author, at, title, body, tags, status, edited, retracted,
+//!                 metoos: [handle], resolution?: {seq, by, at, helpful: [critique id]},
+//!                 critiques: [{id, seq, author, at, body, edited, retracted, helpful}]}],
+//!   "notes":    [{id, seq, author, at, body, edited, retracted}]
+//! }
+//! ```
+//!
+//! Problems are in the order they were raised (each is `problem.get`'s
+//! thread), notes in log order; times (`at`, `created_at`…) are Unix
+//! milliseconds. The export reads the log up to its head when it starts; it
+//! holds the circle in memory.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use circles_protocol::Millis;
+use circles_protocol::event::{Event, EventBody};
+use circles_protocol::model::{ProblemStatus, ProblemThread, Role, Visibility};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::circle::CircleState;
+use crate::store::{Store, StoreError, StoreResult};
+
+/// Events read from the store at a time.
+const PAGE: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no circle named \"{0}\"")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One circle's history; its JSON form is documented in the module doc.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircleExport {
+    pub circle: CircleSummary,
+    pub members: Vec<MemberExport>,
+    pub problems: Vec<ProblemThread>,
+    pub notes: Vec<NoteExport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircleSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub purpose: String,
+    pub visibility: Visibility,
+    pub max_members: u32,
+    pub created_by: String,
+    pub created_at: Millis,
+    /// The last seq exported.
+    pub head: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberExport {
+    pub handle: String,
+    pub role: Role,
+    pub joined_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteExport {
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    /// As last edited; empty once retracted.
+    pub body: String,
+    pub edited: bool,
+    pub retracted: bool,
+}
+
+/// Reads the circle named `slug` and folds its log into a [`CircleExport`].
+pub fn circle_export(store: &Store, slug: &str) -> Result<CircleExport, ExportError> {
+    let id = store
+        .circle_id(slug)?
+        .ok_or_else(|| ExportError::NotFound(slug.to_owned()))?;
+    let record = store
+        .circle(id)?
+        .ok_or_else(|| ExportError::NotFound(slug.to_owned()))?;
+    let head = store.head(id)?;
+    let mut state = CircleState::new(record);
+    let mut problems = Vec::new();
+    let mut notes: Vec<NoteExport> = Vec::new();
+    let mut note_index: HashMap<Uuid, usize> = HashMap::new();
+    let mut next = 1;
+    while next <= head {
+        let page = store.events(id, next, head, PAGE, usize::MAX)?;
+        let Some(&(last, _)) = page.last() else { break };
+        next = last + 1;
+        for (seq, json) in &page {
+            let event: Event = serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
+                tree: "circleid_seq_event",
+                reason: format!("event {seq} of circle {id}: {e}"),
+            })?;
+            // The state keeps no note text: notes are followed here.
+            match &event.body {
+                EventBody::Problem { .. } => problems.push(event.id),
+                EventBody::Note { body } => {
+                    note_index.insert(event.id, notes.len());
+                    notes.push(NoteExport {
+                        id: event.id,
+                        seq: event.seq,
+                        author: event.author.clone(),
+                        at: event.at,
+                        body: body.clone(),
+                        edited: false,
+                        retracted: event.retracted,
+                    });
+                }
+                EventBody::Edit { post, body, .. } => {
+                    if let Some(note) = note_index.get(post).and_then(|&i| notes.get_mut(i)) {
+                        if let Some(body) = body {
+                            note.body.clone_from(body);
+                        }
+                        note.edited = true;
+                    }
+                }
+                EventBody::Retract { post } => {
+                    if let Some(note) = note_index.get(post).and_then(|&i| notes.get_mut(i)) {
+                        note.body.clear();
+                        note.retracted = true;
+                    }
+                }
+                _ => {}
+            }
+            state.apply(&event);
+        }
+    }
+    let problems = problems
+        .into_iter()
+        .filter_map(|id| state.problem_thread(id).ok())
+        .collect();
+    let members = state
+        .members()
+        .into_iter()
+        .map(|m| MemberExport {
+            handle: m.handle,
+            role: m.role,
+            joined_at: m.joined_at,
+        })
+        .collect();
+    let r = &state.record;
+    Ok(CircleExport {
+        circle: CircleSummary {
+            id: r.id,
+            slug: r.slug.clone(),
+            name: r.name.clone(),
+            purpose: r.purpose.clone(),
+            visibility: r.visibility,
+            max_members: r.max_members,
+            created_by: r.created_by.clone(),
+            created_at: r.created_at,
+            head: state.head,
+        },
+        members,
+        problems,
+        notes,
+    })
+}
+
+/// The circle named `slug` in `format`.
+pub fn export(store: &Store, slug: &str, format: ExportFormat) -> Result<String, ExportError> {
+    let circle = circle_export(store, slug)?;
+    Ok(match format {
+        ExportFormat::Markdown => markdown(&circle),
+        ExportFormat::Json => json(&circle)?,
+    })
+}
+
+/// Pretty-printed JSON, ending with a newline.
+pub fn json(circle: &CircleExport) -> StoreResult<String> {
+    let mut text = serde_json::to_string_pretty(circle).map_err(|e| StoreError::Corrupt {
+        tree: "circleid_seq_event",
+        reason: e.to_string(),
+    })?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `2024-05-01 09:30 UTC`.
+fn date(at: Millis) -> String {
+    i64::try_from(at)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || format!("{at} ms"),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+}
+
+/// Text indented under a list item (its first line follows the marker).
+fn indented(text: &str, indent: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("{indent}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The circle as a Markdown document: problems with their critiques
+/// threaded under them, then the notes, in the order they were posted.
+pub fn markdown(export: &CircleExport) -> String {
+    let c = &export.circle;
+    let mut md = String::new();
+    let visibility = match c.visibility {
+        Visibility::Public => "public",
+        Visibility::Private => "private",
+    };
+    let _ = writeln!(md, "# {}\n", c.name);
+    let _ = writeln!(
+        md,
+        "`{}` · {visibility} circle · created by {} on {} · {} events\n",
+        c.slug,
+        c.created_by,
+        date(c.created_at),
+        c.head
+    );
+    if !c.purpose.trim().is_empty() {
+        let _ = writeln!(md, "{}\n", indented(c.purpose.trim(), "> "));
+    }
+
+    let _ = writeln!(md, "## Members\n");
+    for m in &export.members {
+        let role = match m.role {
+            Role::Facilitator => "facilitator, ",
+            Role::Member => "",
+        };
+        let _ = writeln!(md, "- {} ({role}joined {})", m.handle, date(m.joined_at));
+    }
+    if export.members.is_empty() {
+        let _ = writeln!(md, "_Nobody._");
+    }
+
+    let _ = writeln!(md, "\n## Problems");
+    if export.problems.is_empty() {
+        let _ = writeln!(md, "\n_No problems raised._");
+    }
+    for p in &export.problems {
+        problem_markdown(&mut md, p);
+    }
+
+    let _ = writeln!(md, "\n## Notes\n");
+    if export.notes.is_empty() {
+        let _ = writeln!(md, "_No notes._");
+    }
+    for n in &export.notes {
+        let head = format!("**{}**, {}", n.author, date(n.at));
+        if n.retracted {
+            let _ = writeln!(md, "- {head}: _retracted_");
+        } else {
+            let edited = if n.edited { " _(edited)_" } else { "" };
+            let _ = writeln!(md, "- {head}{edited}:\n\n{}\n", indented(&n.body, "  "));
+        }
+    }
+    md
+}
+
+fn problem_markdown(md: &mut String, p: &ProblemThread) {
+    if p.retracted {
+        let _ = writeln!(
+            md,
+            "\n### _Retracted problem_\n\nRaised by **{}** on {}, then retracted.",
+            p.author,
+            date(p.at)
+        );
+    } else {
+        let status = match p.status {
+            ProblemStatus::Open => "open",
+            ProblemStatus::Resolved => "resolved",
+        };
+        let _ = writeln!(md, "\n### {} ({status})\n", p.title);
+        let mut line = format!("Raised by **{}** on {}", p.author, date(p.at));
+        if !p.tags.is_empty() {
+            let tags: Vec<String> = p.tags.iter().map(|t| format!("`{t}`")).collect();
+            let _ = write!(line, " · tags: {}", tags.join(", "));
+        }
+        if p.edited {
+            line.push_str(" · edited");
+        }
+        if !p.metoos.is_empty() {
+            let _ = write!(line, " · also stuck: {}", p.metoos.join(", "));
+        }
+        let _ = writeln!(md, "{line}");
+        if !p.body.trim().is_empty() {
+            let _ = writeln!(md, "\n{}", p.body.trim_end());
+        }
+    }
+    if !p.critiques.is_empty() {
+        let _ = writeln!(md, "\nCritiques:\n");
+    }
+    for (n, c) in p.critiques.iter().enumerate() {
+        let head = format!("{}. **{}**, {}", n + 1, c.author, date(c.at));
+        if c.retracted {
+            let _ = writeln!(md, "{head}: _retracted_\n");
+            continue;
+        }
+        let mut marks = String::new();
+        if c.helpful {
+            marks.push_str(" · helpful");
+        }
+        if c.edited {
+            marks.push_str(" · _(edited)_");
+        }
+        let _ = writeln!(md, "{head}{marks}:\n\n{}\n", indented(&c.body, "   "));
+    }
+    if let Some(r) = &p.resolution {
+        let helpful: Vec<String> = r
+            .helpful
+            .iter()
+            .filter_map(|id| {
+                let n = p.critiques.iter().position(|c| c.id == *id)?;
+                Some(format!("critique {} by {}", n + 1, p.critiques[n].author))
+            })
+            .collect();
+        let helped = if helpful.is_empty() {
+            String::new()
+        } else {
+            format!("; helpful: {}", helpful.join(", "))
+        };
+        if p.critiques.is_empty() {
+            md.push('\n');
+        }
+        let _ = writeln!(md, "**Resolved** by {} on {}{helped}.", r.by, date(r.at));
+    }
+}
