@@ -37,11 +37,7 @@ use crate::store::{Store, StoreError, StoreResult};
 /// Events read from the store at a time.
 const PAGE: usize = 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExportFormat {
-    Markdown,
-    Json,
-}
+pub use circles_protocol::methods::ExportFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

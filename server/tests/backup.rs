@@ -35,6 +35,8 @@ fn accounts(store: &Store) {
             display_name: handle.to_uppercase(),
             password_hash: "$argon2id$test".into(),
             created_at: T0,
+            admin: false,
+            suspended: None,
         };
         let _ = store.create_account(&account).unwrap();
         let _ = store.add_token(handle, &token(i)).unwrap();

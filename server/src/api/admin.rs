@@ -228,6 +228,25 @@ pub async fn audit_log(s: &mut Session, p: ListAudit) -> ApiResult<Audit> {
 
 pub async fn export(s: &mut Session, p: ExportCircle) -> ApiResult<Export> {
     let actor = admin(s)?;
-    let _ = (&actor, p);
-    Err(ApiError::unavailable("export is not built yet"))
+    let store = std::sync::Arc::clone(&s.app.store);
+    let slug = p.circle.clone();
+    // A whole circle's log is read: off the async threads.
+    let text = tokio::task::spawn_blocking(move || crate::export::export(&store, &slug, p.format))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|err| match err {
+            crate::export::ExportError::NotFound(slug) => {
+                ApiError::not_found(format!("no circle named \"{slug}\""))
+            }
+            crate::export::ExportError::Store(err) => err.into(),
+        })?;
+    audit(
+        s,
+        &actor,
+        "export",
+        &p.circle,
+        format!("{:?}", p.format).to_lowercase(),
+    )
+    .await?;
+    Ok(Export { text })
 }

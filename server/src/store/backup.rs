@@ -196,6 +196,12 @@ impl Store {
             ("meta", &self.meta, Part::Header),
             ("invite_circle", &self.invite_circle, Part::Records),
             (
+                "registration_invite",
+                &self.registration_invite,
+                Part::Records,
+            ),
+            ("audit", &self.audit, Part::Records),
+            (
                 "handle_circleid_read",
                 &self.handle_circleid_read,
                 Part::Records,
