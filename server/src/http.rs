@@ -1,4 +1,4 @@
-//! The one port: `/v1/ws` (the protocol), `/healthz` and `/readyz`.
+//! The one port: `/v1/ws` (the protocol), `/healthz`, `/readyz` and `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,12 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::App;
+use crate::metrics::{self, Refused};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(circles_protocol::WS_PATH, get(websocket))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics_page))
         .with_state(app)
 }
 
@@ -26,9 +28,11 @@ async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if app.shutdown.is_cancelled() {
+        app.metrics.refused.inc(Refused::ShuttingDown);
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
     let Some(slot) = app.peers.admit(peer.ip()) else {
+        app.metrics.refused.inc(Refused::TooManySessions);
         tracing::info!(%peer, "refused: too many sessions from this address");
         let why = "too many connections from your address; close some and retry\n";
         return (StatusCode::TOO_MANY_REQUESTS, why).into_response();
@@ -60,4 +64,10 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// The Prometheus text exposition format (see `metrics.rs`).
+async fn metrics_page(State(app): State<Arc<App>>) -> Response {
+    let content_type = [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)];
+    (content_type, app.render_metrics()).into_response()
 }

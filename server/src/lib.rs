@@ -3,7 +3,8 @@
 //! Layout:
 //! - [`config`]: settings and their defaults.
 //! - [`listener`]: the accept loop, handshake deadline, sessions per address.
-//! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`).
+//! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`, `/metrics`).
+//! - [`metrics`]: the counters, gauges and histograms `/metrics` serves.
 //! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
 //! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
 //! - [`store`]: sled behind a small API, with group commit for durability.
@@ -20,6 +21,7 @@ mod error;
 pub mod harness;
 mod http;
 mod listener;
+pub mod metrics;
 mod presence;
 pub mod session;
 pub mod store;
@@ -61,6 +63,7 @@ pub struct App {
     online: presence::Online,
     /// WebSocket sessions per peer address.
     pub peers: listener::Peers,
+    pub metrics: Arc<metrics::Metrics>,
     next_session: AtomicU64,
 }
 
@@ -69,14 +72,21 @@ impl App {
     pub fn new(config: Config, store: Arc<Store>) -> Arc<App> {
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let metrics = Arc::new(metrics::Metrics::default());
         Arc::new(App {
-            circles: Circles::new(Arc::clone(&store), tracker.clone(), stop.clone()),
+            circles: Circles::new(
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+                tracker.clone(),
+                stop.clone(),
+            ),
             store,
             shutdown: stop,
             tracker,
             hashing: Semaphore::new(4),
             online: presence::Online::default(),
             peers: listener::Peers::new(config.max_sessions_per_ip),
+            metrics,
             next_session: AtomicU64::new(0),
             config,
         })

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::state::{CircleState, Draft, erase};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 use crate::session::{Kill, Outbound};
 use crate::store::{Append, CircleRecord, Store, StoreResult, now_millis};
 
@@ -110,6 +111,8 @@ struct Pending {
     event: Event,
     json: Vec<u8>,
     reply: oneshot::Sender<ApiResult<Event>>,
+    /// When the task took the append, for the fan-out latency.
+    taken: std::time::Instant,
 }
 
 pub struct CircleTask {
@@ -117,6 +120,7 @@ pub struct CircleTask {
     /// Set when the store failed under this task: it stops and is reloaded.
     broken: bool,
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
     handle: CircleHandle,
     subscribers: HashMap<u64, Subscription>,
     presence_order: HashMap<String, u64>,
@@ -132,6 +136,7 @@ impl CircleTask {
     pub async fn run(
         record: CircleRecord,
         store: Arc<Store>,
+        metrics: Arc<Metrics>,
         handle: CircleHandle,
         mut rx: mpsc::Receiver<Command>,
         unload: impl Fn() -> bool + Send,
@@ -155,6 +160,7 @@ impl CircleTask {
             state,
             broken: false,
             store,
+            metrics,
             handle,
             subscribers: HashMap::new(),
             presence_order: HashMap::new(),
@@ -277,6 +283,7 @@ impl CircleTask {
                 "the server cannot store posts right now ({reason}); try again later"
             )));
         }
+        let taken = std::time::Instant::now();
         let body = self.state.check(author, draft)?;
         let event = Event {
             seq: self.state.head + 1,
@@ -312,7 +319,12 @@ impl CircleTask {
             .store
             .advance_read_marker(author, self.state.record.id, event.seq);
         Ok(move |reply| {
-            let pending = Pending { event, json, reply };
+            let pending = Pending {
+                event,
+                json,
+                reply,
+                taken,
+            };
             Box::pin(async move { (ticket.durable().await, pending) }) as Durable
         })
     }
@@ -349,6 +361,8 @@ impl CircleTask {
         }
         self.recent.push_back((seq, frame.clone()));
         self.fan_out(seq, &frame);
+        self.metrics.events_appended.inc();
+        self.metrics.fanout.observe_duration(done.taken.elapsed());
         if self.state.record.visibility == Visibility::Private {
             // Whoever leaves a private circle stops receiving it, right after
             // this event (their subscriptions still catching up stop there too).
@@ -372,7 +386,9 @@ impl CircleTask {
 
     /// Sends a frame to every live subscriber. One that cannot keep up is
     /// cut off: it resumes from its last seq when it reconnects.
+    /// Event frames (`seq` > 0, not presence) count as deliveries.
     fn fan_out(&mut self, seq: u64, frame: &Utf8Bytes) {
+        let mut queued = 0;
         self.subscribers.retain(|_, s| {
             if !s.live {
                 return true;
@@ -382,7 +398,10 @@ impl CircleTask {
                 frame: frame.clone(),
             };
             match s.subscriber.outbound.try_send(out) {
-                Ok(()) => true,
+                Ok(()) => {
+                    queued += 1;
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::info!(
                         session = s.subscriber.session,
@@ -395,6 +414,9 @@ impl CircleTask {
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
+        if seq > 0 {
+            self.metrics.deliveries.add(queued);
+        }
     }
 
     fn subscribe(&mut self, subscriber: Subscriber, since: Option<u64>) -> ApiResult<u64> {
@@ -447,6 +469,7 @@ impl CircleTask {
                     self.subscribers.remove(&session);
                     return GoLive::Gone;
                 }
+                self.metrics.deliveries.inc();
             }
         }
         subscription.live = true;
