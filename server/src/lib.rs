@@ -3,7 +3,8 @@
 //! Layout:
 //! - [`config`]: settings and their defaults.
 //! - [`listener`]: the accept loop, handshake deadline, sessions per address.
-//! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`).
+//! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`, `/metrics`).
+//! - [`metrics`]: the counters, gauges and histograms `/metrics` serves.
 //! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
 //! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
 //! - [`store`]: sled behind a small API, with group commit for durability;
@@ -22,6 +23,7 @@ pub mod export;
 pub mod harness;
 mod http;
 mod listener;
+pub mod metrics;
 mod presence;
 pub mod session;
 pub mod store;
@@ -68,6 +70,7 @@ pub struct App {
     pub logins: throttle::LoginThrottle,
     /// Each account's request budget over all its connections.
     pub account_budgets: Option<governor::DefaultKeyedRateLimiter<String>>,
+    pub metrics: Arc<metrics::Metrics>,
     next_session: AtomicU64,
 }
 
@@ -76,8 +79,14 @@ impl App {
     pub fn new(config: Config, store: Arc<Store>) -> Arc<App> {
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let metrics = Arc::new(metrics::Metrics::default());
         Arc::new(App {
-            circles: Circles::new(Arc::clone(&store), tracker.clone(), stop.clone()),
+            circles: Circles::new(
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+                tracker.clone(),
+                stop.clone(),
+            ),
             store,
             shutdown: stop,
             tracker,
@@ -94,6 +103,7 @@ impl App {
                     )
                 },
             ),
+            metrics,
             next_session: AtomicU64::new(0),
             config,
         })

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
 use crate::App;
+use crate::metrics::Refused;
 
 /// Accepts until the server stops; each connection is a task on the
 /// server's tracker.
@@ -50,7 +52,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router) {
 /// Serves one connection's HTTP requests (and its upgrade to a WebSocket,
 /// which then lives on as a session task of its own).
 async fn connection(app: Arc<App>, tcp: TcpStream, peer: SocketAddr, router: Router) {
+    // A header timeout before any request is a stalled handshake; after
+    // one, it only ends an idle keep-alive connection.
+    let requested = Arc::new(AtomicBool::new(false));
+    let requested_in_service = Arc::clone(&requested);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        requested_in_service.store(true, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(peer));
         let mut router = router.clone();
         async move { Ok::<_, Infallible>(router.call(request).await.unwrap_or_else(|e| match e {})) }
@@ -65,6 +72,9 @@ async fn connection(app: Arc<App>, tcp: TcpStream, peer: SocketAddr, router: Rou
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(err) = result {
+                if err.is_timeout() && !requested.load(Ordering::Relaxed) {
+                    app.metrics.refused.inc(Refused::HandshakeTimeout);
+                }
                 tracing::debug!(%peer, error = %err, "HTTP connection ended");
             }
         }

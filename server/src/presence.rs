@@ -82,6 +82,16 @@ impl App {
         map.contains_key(handle)
     }
 
+    /// Connections signed in, over every account.
+    pub fn signed_in_connections(&self) -> usize {
+        let map = self
+            .online
+            .by_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.values().map(Vec::len).sum()
+    }
+
     /// Closes the account's connections whose token was revoked, but `except`.
     pub fn revoke_sessions(&self, handle: &str, revoked: impl Fn(&TokenHash) -> bool, except: u64) {
         let map = self

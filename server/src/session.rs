@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::App;
 use crate::circle::{CircleHandle, Command, GoLive, task::event_frame};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::{Closed, Metrics, Rejected};
 use crate::store::{StoreResult, TokenHash};
 
 /// Events read from the store per catch-up step, and about how many bytes.
@@ -197,6 +198,7 @@ impl Session {
             self.budget.refused_in_a_row = 0;
             return Ok(());
         };
+        self.app.metrics.rate_limited.inc();
         self.budget.refused_in_a_row += 1;
         if self.budget.refused_in_a_row >= FLOOD_CUTOFF {
             self.kill.kill(CloseReason::Flood);
@@ -217,6 +219,11 @@ impl Session {
         let user = self.user.as_ref()?;
         let not_until = budgets.check_key(&user.handle).err()?;
         Some(not_until.wait_time_from(budgets.clock().now()))
+    }
+
+    /// Counts a frame (or a request of a batch) refused before any method.
+    pub fn reject(&self, why: Rejected) {
+        self.app.metrics.rejected.inc(why);
     }
 
     pub fn new_sub_id(&mut self) -> u64 {
@@ -256,6 +263,7 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
     let mut session = Session::new(Arc::clone(&app), outbound);
     session.peer = Some(peer.ip());
     let kill = session.kill.clone();
+    let _open = app.metrics.connections.track();
     tracing::info!(session = session.id, %peer, "connection opened");
     // Heartbeat: a ping every interval; a peer silent for two intervals
     // (not even a pong) is gone, whatever TCP believes.
@@ -287,7 +295,7 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                     Some(Ok(Message::Close(_))) | None => Err(None),
-                    Some(Err(err)) => Err(read_error(err)),
+                    Some(Err(err)) => Err(read_error(err, &app.metrics)),
                 }
             }
             Some(out) = rx.recv() => {
@@ -308,6 +316,7 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
     };
     let handle = session.user.as_ref().map(|u| u.handle.clone());
     session.sign_out();
+    app.metrics.closed.inc(Closed::from(reason));
     if let Some(reason) = reason {
         let goodbye = async {
             ws.send(Message::Close(Some(reason.frame()))).await?;
@@ -467,12 +476,16 @@ impl Session {
     }
 }
 
-fn read_error(err: axum::Error) -> Closing {
+fn read_error(err: axum::Error, metrics: &Metrics) -> Closing {
     use tokio_tungstenite::tungstenite::Error as WsError;
     use tokio_tungstenite::tungstenite::error::CapacityError;
-    match err.into_inner().downcast_ref::<WsError>() {
+    let closing = match err.into_inner().downcast_ref::<WsError>() {
         Some(WsError::Capacity(CapacityError::MessageTooLong { .. })) => Some(CloseReason::TooBig),
         Some(WsError::Capacity(_)) => Some(CloseReason::TooBig),
         _ => None,
+    };
+    if closing == Some(CloseReason::TooBig) {
+        metrics.rejected.inc(Rejected::TooBig);
     }
+    closing
 }

@@ -58,7 +58,10 @@ pub async fn create(s: &mut Session, p: CreateCircle) -> ApiResult<CircleResult>
     };
     let json = serde_json::to_vec(&first).map_err(|_| ApiError::internal())?;
     match s.app.store.create_circle(&record, &json) {
-        Ok(ticket) => ticket.durable().await?,
+        Ok(ticket) => {
+            ticket.durable().await?;
+            s.app.metrics.events_appended.inc(); // its first event, without a circle task
+        }
         Err(StoreError::Exists) => {
             return Err(ApiError::conflict(format!(
                 "the slug {:?} is taken; pick another",

@@ -15,6 +15,7 @@ use circles_protocol::{ErrorKind, ErrorObject, Id, Request, Response};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Rejected;
 use crate::session::{Session, User};
 
 /// The most requests one batch may hold.
@@ -28,17 +29,20 @@ pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(err) => {
+            session.reject(Rejected::ParseError);
             let error = ErrorObject::new(ErrorKind::ParseError, format!("not valid JSON: {err}"));
             return Some(to_text(&Response::error(Id::Null, error)));
         }
     };
     match value {
         Value::Array(items) if items.is_empty() => {
+            session.reject(Rejected::InvalidRequest);
             let error =
                 ErrorObject::new(ErrorKind::InvalidRequest, "an empty batch is not a request");
             Some(to_text(&Response::error(Id::Null, error)))
         }
         Value::Array(items) if items.len() > MAX_BATCH => {
+            session.reject(Rejected::BatchTooLarge);
             let error = ErrorObject::new(
                 ErrorKind::TooLarge,
                 format!("a batch holds at most {MAX_BATCH} requests; send the rest separately"),
@@ -52,6 +56,7 @@ pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
             let mut bytes = 0;
             for item in items {
                 let response = if bytes > MAX_BATCH_RESPONSE_BYTES {
+                    session.reject(Rejected::BatchAnswersTooLarge);
                     item.get("id").map(|id| {
                         let id = serde_json::from_value(id.clone()).unwrap_or(Id::Null);
                         let error = ErrorObject::new(
@@ -77,6 +82,7 @@ pub async fn handle_text(session: &mut Session, text: &str) -> Option<String> {
 
 /// The answer to a binary frame: the protocol is JSON in text frames.
 pub fn binary_frame_error(session: &mut Session) -> String {
+    session.reject(Rejected::Binary);
     let error = match session.spend() {
         Err(err) => err.to_object(),
         Ok(()) => ErrorObject::new(
@@ -102,6 +108,7 @@ async fn handle_value(session: &mut Session, value: Value) -> Option<Response> {
         return Some(Response::error(id, err.to_object()));
     }
     if let Some(problem) = shape_problem(&value) {
+        session.reject(Rejected::InvalidRequest);
         let error = ErrorObject::new(
             ErrorKind::InvalidRequest,
             format!(
@@ -113,6 +120,7 @@ async fn handle_value(session: &mut Session, value: Value) -> Option<Response> {
     let request: Request = match serde_json::from_value(value) {
         Ok(request) => request,
         Err(err) => {
+            session.reject(Rejected::InvalidRequest);
             let error = ErrorObject::new(
                 ErrorKind::InvalidRequest,
                 format!("not a JSON-RPC 2.0 request: {err}"),

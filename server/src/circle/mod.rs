@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 use crate::store::Store;
 pub use state::{CircleState, Draft};
 use task::CircleTask;
@@ -28,6 +29,7 @@ const ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub struct Circles {
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
     // A std Mutex: only held to look up or insert, never across an await.
@@ -35,9 +37,15 @@ pub struct Circles {
 }
 
 impl Circles {
-    pub fn new(store: Arc<Store>, tracker: TaskTracker, shutdown: CancellationToken) -> Arc<Self> {
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
         Arc::new(Circles {
             store,
+            metrics,
             tracker,
             shutdown,
             loaded: Mutex::new(HashMap::new()),
@@ -98,6 +106,7 @@ impl Circles {
         let task = CircleTask::run(
             record,
             Arc::clone(&self.store),
+            Arc::clone(&self.metrics),
             handle.clone(),
             rx,
             unload,
@@ -111,6 +120,12 @@ impl Circles {
     pub fn loaded(&self, id: Uuid) -> Option<CircleHandle> {
         let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         loaded.get(&id).filter(|h| !h.tx.is_closed()).cloned()
+    }
+
+    /// How many circles are loaded (their tasks running).
+    pub fn loaded_count(&self) -> usize {
+        let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        loaded.values().filter(|h| !h.tx.is_closed()).count()
     }
 
     /// Sends a command built by `make` and waits for its answer, retrying

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::state::{CircleState, Draft, erase};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 use crate::session::{Kill, Outbound};
 use crate::store::{Append, CircleRecord, Store, StoreResult, now_millis};
 
@@ -115,6 +116,8 @@ struct Pending {
     event: Event,
     json: Vec<u8>,
     reply: oneshot::Sender<ApiResult<Event>>,
+    /// When the task took the append, for the fan-out latency.
+    taken: std::time::Instant,
 }
 
 pub struct CircleTask {
@@ -122,6 +125,7 @@ pub struct CircleTask {
     /// Set when the store failed under this task: it stops and is reloaded.
     broken: bool,
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
     handle: CircleHandle,
     subscribers: HashMap<u64, Subscription>,
     presence_order: HashMap<String, u64>,
@@ -137,6 +141,7 @@ impl CircleTask {
     pub async fn run(
         record: CircleRecord,
         store: Arc<Store>,
+        metrics: Arc<Metrics>,
         handle: CircleHandle,
         mut rx: mpsc::Receiver<Command>,
         unload: impl Fn() -> bool + Send,
@@ -160,6 +165,7 @@ impl CircleTask {
             state,
             broken: false,
             store,
+            metrics,
             handle,
             subscribers: HashMap::new(),
             presence_order: HashMap::new(),
@@ -323,6 +329,7 @@ impl CircleTask {
                 "the server cannot store posts right now ({reason}); try again later"
             )));
         }
+        let taken = std::time::Instant::now();
         let body = self.state.check(author, draft)?;
         let event = Event {
             seq: self.state.head + 1,
@@ -358,7 +365,12 @@ impl CircleTask {
             .store
             .advance_read_marker(author, self.state.record.id, event.seq);
         Ok(move |reply| {
-            let pending = Pending { event, json, reply };
+            let pending = Pending {
+                event,
+                json,
+                reply,
+                taken,
+            };
             Box::pin(async move { (ticket.durable().await, pending) }) as Durable
         })
     }
@@ -395,6 +407,8 @@ impl CircleTask {
         }
         self.recent.push_back((seq, frame.clone()));
         self.fan_out(seq, &frame);
+        self.metrics.events_appended.inc();
+        self.metrics.fanout.observe_duration(done.taken.elapsed());
         if self.state.record.visibility == Visibility::Private {
             // Whoever leaves a private circle stops receiving it, right after
             // this event (their subscriptions still catching up stop there too).
@@ -418,7 +432,9 @@ impl CircleTask {
 
     /// Sends a frame to every live subscriber. One that cannot keep up is
     /// cut off: it resumes from its last seq when it reconnects.
+    /// Event frames (`seq` > 0, not presence) count as deliveries.
     fn fan_out(&mut self, seq: u64, frame: &Utf8Bytes) {
+        let mut queued = 0;
         self.subscribers.retain(|_, s| {
             if !s.live {
                 return true;
@@ -428,7 +444,10 @@ impl CircleTask {
                 frame: frame.clone(),
             };
             match s.subscriber.outbound.try_send(out) {
-                Ok(()) => true,
+                Ok(()) => {
+                    queued += 1;
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::info!(
                         session = s.subscriber.session,
@@ -441,6 +460,9 @@ impl CircleTask {
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
+        if seq > 0 {
+            self.metrics.deliveries.add(queued);
+        }
     }
 
     fn subscribe(&mut self, subscriber: Subscriber, since: Option<u64>) -> ApiResult<u64> {
@@ -493,6 +515,7 @@ impl CircleTask {
                     self.subscribers.remove(&session);
                     return GoLive::Gone;
                 }
+                self.metrics.deliveries.inc();
             }
         }
         subscription.live = true;

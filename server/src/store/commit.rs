@@ -18,6 +18,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use super::{StoreError, StoreResult};
+use crate::metrics::DurablePoints;
 
 /// A durable point slower than this is logged: posts wait on it.
 const SLOW_DURABLE_POINT: std::time::Duration = std::time::Duration::from_millis(100);
@@ -48,6 +49,7 @@ struct Shared {
     // A std Mutex: held for a few instructions, never across an await.
     state: Mutex<State>,
     wake: Condvar,
+    durable: DurablePoints,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +58,8 @@ struct State {
     requested: u64,
     /// The ticket of the flush running or last run.
     started: u64,
+    /// Tickets handed out since the last flush started (one per write).
+    waiting: u64,
     stopping: bool,
 }
 
@@ -105,6 +109,7 @@ pub fn spawn(
         mode,
         state: Mutex::new(State::default()),
         wake: Condvar::new(),
+        durable: DurablePoints::default(),
     });
     let (tx, done) = watch::channel(Flushed::default());
     let thread_shared = Arc::clone(&shared);
@@ -136,6 +141,11 @@ impl GroupCommit {
         self.done.borrow().flushes
     }
 
+    /// Latency and batch sizes of the durable points so far.
+    pub fn durable_points(&self) -> &DurablePoints {
+        &self.shared.durable
+    }
+
     /// Call after a write: the ticket resolves once the write is durable.
     pub fn ticket(&self) -> Ticket {
         let mut state = self
@@ -150,6 +160,7 @@ impl GroupCommit {
             CommitMode::PerWrite => state.requested + 1,
         };
         state.requested = state.requested.max(ticket);
+        state.waiting += 1;
         drop(state);
         self.shared.wake.notify_one();
         Ticket {
@@ -188,7 +199,7 @@ fn flush_loop(
     done: &watch::Sender<Flushed>,
 ) {
     loop {
-        let ticket = {
+        let (ticket, batch) = {
             let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
             while state.requested <= state.started && !state.stopping {
                 state = shared
@@ -199,11 +210,17 @@ fn flush_loop(
             if state.requested <= state.started {
                 return; // stopping, and nothing is waiting
             }
+            // Group: every write so far has a ticket this flush covers.
+            let batch = match shared.mode {
+                CommitMode::Group => state.waiting,
+                CommitMode::PerWrite => 1,
+            };
+            state.waiting = state.waiting.saturating_sub(batch);
             state.started = match shared.mode {
                 CommitMode::Group => state.requested,
                 CommitMode::PerWrite => state.started + 1,
             };
-            state.started
+            (state.started, batch)
         };
         let began = Instant::now();
         let mut flushed = began;
@@ -218,6 +235,8 @@ fn flush_loop(
         match result {
             Ok(()) => {
                 let elapsed = began.elapsed();
+                shared.durable.flush.observe_duration(elapsed);
+                shared.durable.batch.observe(batch);
                 if elapsed >= SLOW_DURABLE_POINT {
                     tracing::warn!(
                         flush = ?(flushed - began),

@@ -231,6 +231,11 @@ impl Store {
         self.commit.flushes()
     }
 
+    /// The durable points' latency and batch sizes, for `/metrics`.
+    pub fn durable_points(&self) -> &crate::metrics::DurablePoints {
+        self.commit.durable_points()
+    }
+
     /// A ticket for everything written so far.
     pub fn ticket(&self) -> Ticket {
         self.commit.ticket()
