@@ -16,6 +16,7 @@
 mod api;
 pub mod circle;
 pub mod config;
+pub mod control;
 mod credentials;
 mod error;
 pub mod export;
@@ -157,16 +158,18 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = open_store(&config.data_dir, config.store_options()).await?;
     let store = Arc::new(store);
-    // Only now: a supervisor waiting for this line may rely on the store being open.
     let addr = listener
         .local_addr()
         .context("reading the listening address")?;
+    let app = App::new(config, store);
+    control::listen(&app);
+    // Only now: a supervisor waiting for this line may rely on the store
+    // being open and the control socket taking commands.
     tracing::info!(
         "listening on {addr} (ws://{addr}{}), data in {}",
         circles_protocol::WS_PATH,
-        config.data_dir.display()
+        app.config.data_dir.display()
     );
-    let app = App::new(config, store);
     let stop = app.shutdown.clone();
     let tracker = app.tracker.clone();
 

@@ -6,10 +6,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use circles_protocol::methods::ExportFormat;
 use circles_server::Config;
 use circles_server::config::{LogFormat, Registration};
 use circles_server::store::CommitMode;
 use clap::{Parser, Subcommand};
+
+mod commands;
 use tracing_subscriber::EnvFilter;
 
 /// glibc's malloc keeps the 19 MiB that each argon2 hash takes once it has
@@ -31,11 +34,76 @@ struct Args {
     command: Option<Command>,
 }
 
+// Parsed once per run: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check the configuration and print it as it takes effect.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Look after accounts and circles (on the host, as the operator).
+    Admin {
+        #[command(flatten)]
+        place: Place,
+        #[command(subcommand)]
+        command: commands::AdminCommand,
+    },
+    /// Write a consistent snapshot of the data, while the server runs or not.
+    Backup {
+        #[command(flatten)]
+        place: Place,
+        /// The file to write (it appears only once complete).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a snapshot into a new, empty data directory.
+    Restore {
+        /// A file written by `circles-server backup`.
+        file: PathBuf,
+        /// The directory to restore into: missing or empty.
+        #[arg(long, env = "CIRCLES_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Write one circle's history (problems, critiques, resolutions) for sharing.
+    Export {
+        #[command(flatten)]
+        place: Place,
+        /// The circle's slug.
+        slug: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: Format,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Which server: its data directory (from the flag, the environment or the file).
+#[derive(Debug, clap::Args)]
+struct Place {
+    /// The TOML file the server runs with.
+    #[arg(long, env = "CIRCLES_CONFIG", value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// The server's data directory [default: circles-data].
+    #[arg(long, env = "CIRCLES_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Place {
+    fn resolve(self) -> anyhow::Result<Config> {
+        Settings {
+            config: self.config,
+            data_dir: self.data_dir,
+            ..Settings::default()
+        }
+        .resolve()
+    }
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Format {
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,10 +275,46 @@ fn main() {
         Some(Command::Config(ConfigCommand::Check { settings })) => settings.checked().map(|c| {
             print!("{}", c.to_redacted_toml());
         }),
+        Some(Command::Restore { file, data_dir }) => commands::restore(&file, &data_dir),
+        Some(Command::Admin { place, command }) => place
+            .resolve()
+            .and_then(|config| block_on(commands::admin(&config, command))),
+        Some(Command::Backup { place, out }) => place
+            .resolve()
+            .and_then(|config| block_on(commands::backup(&config, &out))),
+        Some(Command::Export {
+            place,
+            slug,
+            format,
+            out,
+        }) => {
+            let format = match format {
+                Format::Markdown => ExportFormat::Markdown,
+                Format::Json => ExportFormat::Json,
+            };
+            place.resolve().and_then(|config| {
+                block_on(commands::export(&config, slug, format, out.as_deref()))
+            })
+        }
     };
     if let Err(err) = result {
         fail(&err);
     }
+}
+
+/// Runs an operator's command; warnings (a locked store…) go to stderr.
+fn block_on(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    // A slow disk is the server's business, not the command's.
+    let quiet = "warn,circles_server::store::commit=error";
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    tokio::runtime::Runtime::new()
+        .context("starting the runtime")?
+        .block_on(command)
 }
 
 /// One line with the causes, no backtrace: `circles-server: cannot open … : …`.

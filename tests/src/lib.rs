@@ -178,6 +178,34 @@ impl TestServer {
         Client::register(self.addr, handle).await
     }
 
+    /// The host's operator, through the server's control socket.
+    pub async fn operator(&self) -> circles_server::control::Operator {
+        // A finished handshake means `run` is past binding the control
+        // socket; before that the operator would open the store itself.
+        self.connect().await.close().await;
+        let config = Config::with_data_dir(self.data_dir());
+        within(
+            "the control socket",
+            circles_server::control::Operator::open(&config),
+        )
+        .await
+        .expect("open the control socket")
+    }
+
+    /// A new account `handle`, made an admin by the operator, signed in.
+    pub async fn register_admin(&self, handle: &str) -> Client {
+        let client = self.register(handle).await;
+        let mut operator = self.operator().await;
+        let grant = m::Grant {
+            handle: handle.to_owned(),
+            password: None,
+        };
+        within("admin.grant", operator.call::<m::AdminGrant>(grant))
+            .await
+            .expect("the operator grants admin");
+        client
+    }
+
     /// Like [`TestServer::register`], with a display name.
     pub async fn register_named(&self, handle: &str, display_name: &str) -> Client {
         let mut client = self.connect().await;

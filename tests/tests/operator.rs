@@ -1,22 +1,73 @@
-//! The operator's commands of the `circles-server` binary: configuration.
+//! The operator's commands of the `circles-server` binary: configuration,
+//! `admin …`, `backup`, `restore` and `export`, on stopped and running servers.
 
-use std::process::Output;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
 
-use circles_tests::server_binary;
+use circles_protocol::methods as m;
+use circles_tests::{Client, PASSWORD, ServerProcess, server_binary, within};
 
 /// Runs `circles-server ARGS` with only the `CIRCLES_*` variables given.
 fn circles_server(args: &[&str], env: &[(&str, &str)]) -> Output {
+    circles_server_with_stdin(args, env, "")
+}
+
+fn circles_server_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut command = std::process::Command::new(server_binary());
     for (key, _) in std::env::vars() {
         if key.starts_with("CIRCLES_") {
             command.env_remove(key);
         }
     }
-    command
+    let mut child = command
         .args(args)
         .envs(env.iter().copied())
-        .output()
-        .expect("run circles-server")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run circles-server");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait for circles-server")
+}
+
+/// The same, off the async threads (the server under test runs on them).
+async fn operator(args: Vec<String>, stdin: &str) -> Output {
+    let stdin = stdin.to_owned();
+    let what = format!("circles-server {}", args.join(" "));
+    within(
+        what,
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            circles_server_with_stdin(&args, &[], &stdin)
+        }),
+    )
+    .await
+    .expect("the command ran")
+}
+
+fn args(dir: &Path, rest: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = rest.iter().map(|s| (*s).to_owned()).collect();
+    let at = all
+        .iter()
+        .position(|a| a.starts_with("--"))
+        .unwrap_or(all.len());
+    all.insert(at, dir.display().to_string());
+    all.insert(at, "--data-dir".into());
+    all
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}{}",
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
 }
 
 fn stdout(output: &Output) -> String {
@@ -109,4 +160,180 @@ fn a_bad_file_is_refused_with_its_line() {
     }
     let output = circles_server(&["--config", "/nonexistent/circles.toml"], &[]);
     assert!(stderr(&output).contains("cannot read /nonexistent/circles.toml"));
+}
+
+#[tokio::test]
+async fn the_first_admin_is_made_on_the_stopped_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let made = operator(
+        args(&data, &["admin", "create-admin", "root"]),
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert_eq!(succeeded(&made).trim(), "root is an admin");
+    let server = ServerProcess::spawn(&data).await;
+    let mut root = Client::login(server.addr, "root", PASSWORD).await;
+    let users = root.ok::<m::AdminUsers>(m::ListUsers::default()).await;
+    assert!(users.users.iter().any(|u| u.handle == "root" && u.admin));
+
+    // Through the running server's control socket now.
+    server.connect().await.register_as("ana", None).await;
+    let listed = succeeded(&operator(args(&data, &["admin", "users"]), "").await);
+    assert!(listed.lines().any(|l| l.starts_with("ana ")), "{listed}");
+    let suspended = operator(
+        args(&data, &["admin", "suspend", "ana", "--reason", "spam"]),
+        "",
+    )
+    .await;
+    assert!(succeeded(&suspended).contains("ana is suspended"));
+    let audit = succeeded(&operator(args(&data, &["admin", "audit"]), "").await);
+    assert!(
+        audit.contains("suspend") && audit.contains("spam"),
+        "{audit}"
+    );
+    let refused = operator(args(&data, &["admin", "delete-circle", "nope"]), "").await;
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    let refused = operator(args(&data, &["admin", "unsuspend", "nobody"]), "").await;
+    assert!(!refused.status.success());
+    assert_eq!(
+        stderr(&refused).trim(),
+        "circles-server: no account with the handle \"nobody\""
+    );
+    server.terminate().await;
+}
+
+/// Every circle's events as (seq, kind, body) through the protocol.
+async fn histories(client: &mut Client, slugs: &[String]) -> Vec<Vec<serde_json::Value>> {
+    let mut all = Vec::new();
+    for slug in slugs {
+        let events = client.history_all(slug).await;
+        all.push(
+            events
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("event serializes"))
+                .collect(),
+        );
+    }
+    all
+}
+
+#[tokio::test]
+async fn a_backup_under_load_restores_what_was_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = ServerProcess::spawn(&data).await;
+    let mut ana = server.connect().await;
+    ana.register_as("ana", None).await;
+    let slugs: Vec<String> = (0..3).map(|i| format!("circle-{i}")).collect();
+    for slug in &slugs {
+        ana.create_circle(slug).await;
+        for n in 0..20 {
+            ana.note(slug, &format!("before {n}")).await;
+        }
+    }
+    let before = histories(&mut ana, &slugs).await;
+
+    // A writer keeps posting while the backup runs (how many of its posts
+    // fall inside the backup's window is up to the machine; the store-level
+    // test in server/tests/backup.rs forces the overlap).
+    let addr = server.addr;
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let (started, writing) = tokio::sync::oneshot::channel::<()>();
+    let writer = tokio::spawn(async move {
+        let mut ben = Client::register(addr, "ben").await;
+        ben.join("circle-0").await;
+        let mut started = Some(started);
+        let mut posted = 0u32;
+        while stopped.try_recv().is_err() {
+            ben.note("circle-0", &format!("during {posted}")).await;
+            posted += 1;
+            if let Some(started) = started.take() {
+                let _ = started.send(());
+            }
+        }
+        posted
+    });
+    within("the writer's first post", writing)
+        .await
+        .expect("the writer started");
+    let file = dir.path().join("circles.backup");
+    let file_arg = file.display().to_string();
+    let backup = operator(args(&data, &["backup", "--out", &file_arg]), "").await;
+    assert!(
+        stderr(&backup).contains("backup written to"),
+        "{}",
+        stderr(&backup)
+    );
+    succeeded(&backup);
+    let _ = stop.send(());
+    let posted = within("the writer to stop", writer).await.expect("writer");
+    assert!(posted > 0);
+    server.terminate().await;
+
+    let restored = dir.path().join("restored");
+    let restored_arg = restored.display().to_string();
+    let output = operator(
+        vec![
+            "restore".into(),
+            file_arg.clone(),
+            "--data-dir".into(),
+            restored_arg,
+        ],
+        "",
+    )
+    .await;
+    succeeded(&output);
+    assert!(
+        stderr(&output).contains("restored 3 circles"),
+        "{}",
+        stderr(&output)
+    );
+
+    let server = ServerProcess::spawn(&restored).await;
+    let mut ana = Client::login(server.addr, "ana", PASSWORD).await;
+    let after = histories(&mut ana, &slugs).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert!(
+            a.len() >= b.len(),
+            "everything acknowledged before the backup is back"
+        );
+        assert_eq!(&a[..b.len()], &b[..]);
+    }
+    // The restored server takes posts where the log left off.
+    let next = ana.note("circle-0", "after the restore").await;
+    assert_eq!(next.seq, after[0].len() as u64 + 1);
+
+    let exported = operator(args(&restored, &["export", "circle-1"]), "").await;
+    // The server is running: export goes through its control socket.
+    let markdown = succeeded(&exported);
+    assert!(markdown.contains("before 19"), "{markdown}");
+    let json = succeeded(
+        &operator(
+            args(&restored, &["export", "circle-1", "--format", "json"]),
+            "",
+        )
+        .await,
+    );
+    let value: serde_json::Value = serde_json::from_str(&json).expect("the export is JSON");
+    assert!(value.is_object(), "{value}");
+    server.terminate().await;
+
+    let refused = operator(
+        vec![
+            "restore".into(),
+            file_arg,
+            "--data-dir".into(),
+            restored.display().to_string(),
+        ],
+        "",
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("is not empty"),
+        "{}",
+        stderr(&refused)
+    );
 }
