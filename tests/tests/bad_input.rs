@@ -457,6 +457,14 @@ async fn requests_before_sign_in_are_unauthenticated() {
         ("problem.metoo", json!({"circle": "lib", "problem": p})),
         ("problem.list", json!({"circle": "lib"})),
         ("problem.get", json!({"circle": "lib", "problem": p})),
+        ("admin.users", json!({})),
+        ("admin.suspend", json!({"handle": "ana"})),
+        ("admin.unsuspend", json!({"handle": "ana"})),
+        ("admin.grant", json!({"handle": "ana"})),
+        ("admin.circle.delete", json!({"circle": "lib"})),
+        ("admin.invite", json!({})),
+        ("admin.audit", json!({})),
+        ("admin.export", json!({"circle": "lib"})),
     ];
     assert_eq!(
         calls.len() + 3,

@@ -35,7 +35,23 @@ pub use backup::{DumpSummary, RestoreError, RestoreSummary, restore};
 pub use commit::{CommitMode, Ticket};
 
 /// The on-disk layout this binary reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// A step from one schema version to the next, run once at open.
+struct Migration {
+    to: u32,
+    what: &'static str,
+    run: fn(&sled::Db) -> StoreResult<()>,
+}
+
+/// Every step from version 1 on, in order. A step that changes nothing on
+/// disk still bumps the version: it is what makes an older binary refuse a
+/// store whose records it would misread.
+const MIGRATIONS: &[Migration] = &[Migration {
+    to: 2,
+    what: "accounts may be admins or suspended (absent means neither); an older binary would let suspended accounts in",
+    run: |_| Ok(()),
+}];
 
 const SEGMENT_SIZE: usize = 4 << 20;
 
@@ -172,6 +188,7 @@ pub struct Store {
     audit: sled::Tree,
     db: sled::Db,
     commit: commit::GroupCommit,
+    migrated: Vec<u32>,
 }
 
 impl Store {
@@ -198,7 +215,7 @@ impl Store {
                 other => StoreError::Sled(other),
             })?;
         let meta = db.open_tree("meta")?;
-        check_schema(&meta)?;
+        let migrated = check_schema(&db, &meta)?;
         // sled keeps its log in `db`; fdatasync on our own handle covers it.
         let data_file = OpenOptions::new().write(true).open(dir.join("db"))?;
         let commit = commit::spawn(db.clone(), data_file, dir.join("blobs"), options.commit)?;
@@ -218,7 +235,13 @@ impl Store {
             audit: db.open_tree("audit")?,
             db,
             commit,
+            migrated,
         })
+    }
+
+    /// The schema versions this open migrated to (empty when none were due).
+    pub fn migrated(&self) -> &[u32] {
+        &self.migrated
     }
 
     /// Why the store can no longer promise durability, once that happened.
@@ -672,14 +695,27 @@ impl Store {
     }
 }
 
-fn check_schema(meta: &sled::Tree) -> StoreResult<()> {
+/// Refuses a store newer than this binary, migrates an older one (each
+/// step recorded durably as it completes, so an interrupted upgrade resumes
+/// where it stopped), and stamps a new one. Returns the steps run.
+fn check_schema(db: &sled::Db, meta: &sled::Tree) -> StoreResult<Vec<u32>> {
     match read_schema(meta)? {
         Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew { found }),
-        Some(_) => Ok(()), // older versions get migrations here when there are any
+        Some(found) => {
+            let mut applied = Vec::new();
+            for step in MIGRATIONS.iter().filter(|m| m.to > found) {
+                tracing::info!("migrating the store to schema version {}: {}", step.to, step.what);
+                (step.run)(db)?;
+                meta.insert("schema_version", &step.to.to_be_bytes()[..])?;
+                db.flush()?;
+                applied.push(step.to);
+            }
+            Ok(applied)
+        }
         None => {
             // A new store (or one from before the version key, which never shipped).
             meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()[..])?;
-            Ok(())
+            Ok(Vec::new())
         }
     }
 }
@@ -936,6 +972,32 @@ mod tests {
         assert_eq!(store.advance_read_marker("ana", id, 3).unwrap(), 5);
         assert_eq!(store.read_marker("ana", id).unwrap(), 5);
         assert_eq!(store.read_marker("ben", id).unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_older_store_is_migrated_once_and_keeps_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            // A version 1 account record, as that binary wrote it.
+            let v1 = br#"{"handle":"ana","display_name":"Ana","password_hash":"x","created_at":1}"#;
+            store.handle_account.insert("ana", &v1[..]).unwrap();
+            store
+                .meta
+                .insert("schema_version", &1u32.to_be_bytes()[..])
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.migrated(), &[2]);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let ana = store.account("ana").unwrap().unwrap();
+        assert!(!ana.admin && ana.suspended.is_none());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.migrated().is_empty(), "it ran once");
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].to < w[1].to));
+        assert_eq!(MIGRATIONS.last().map(|m| m.to), Some(SCHEMA_VERSION));
     }
 
     #[tokio::test]
