@@ -1,7 +1,8 @@
 //! TLS served directly: a self-signed certificate for localhost made at test
 //! time, wss:// clients that trust only it, `/healthz` over https://, and the
 //! peers that fail or stall the TLS handshake (dropped; the server goes on).
-//! A key file that is not PEM stops startup with an error naming the file.
+//! A key file that is not PEM (or not the certificate's) stops startup with
+//! an error naming the file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -233,6 +234,21 @@ async fn a_key_that_is_not_pem_stops_startup_naming_the_file() {
     let error = start_error(&pki.cert, &pki.cert).await;
     assert!(
         error.contains(&format!("cannot load TLS key from {}", pki.cert.display())),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_another_certificate_stops_startup() {
+    let pki = self_signed();
+    let other = self_signed();
+    let error = start_error(&pki.cert, &other.key).await;
+    assert!(
+        error.starts_with(&format!(
+            "cannot use the TLS certificate {} with the key {}: ",
+            pki.cert.display(),
+            other.key.display()
+        )),
         "{error}"
     );
 }
