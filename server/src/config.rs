@@ -7,7 +7,7 @@
 //! share their name: `max_post_bytes`, `CIRCLES_MAX_POST_BYTES`,
 //! `--max-post-bytes`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,6 +28,10 @@ pub struct Config {
     /// allows any. Empty: only pages served from this server's own address.
     /// Clients that send no Origin (not browsers) are always let in.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: a
+    /// connection from one of them counts as coming from that client (for
+    /// sessions per address, login throttling and logs).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Largest WebSocket message accepted; a bigger one closes the connection with 1009.
     pub max_frame_bytes: usize,
     /// Largest post body (problem, critique, note, edit), in bytes.
@@ -101,6 +105,10 @@ impl Config {
             data_dir: data_dir.into(),
             registration: Registration::Open,
             allowed_origins: Vec::new(),
+            trusted_proxies: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+            ],
             max_frame_bytes: 64 * 1024,
             max_post_bytes: 16 * 1024,
             max_members_cap: 50,

@@ -1,6 +1,6 @@
 //! The one port: `/v1/ws` (the protocol), `/healthz`, `/readyz` and `/metrics`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -37,6 +37,7 @@ async fn websocket(
         );
         return (StatusCode::FORBIDDEN, why).into_response();
     }
+    let peer = client_address(&app.config.trusted_proxies, peer, &headers);
     if app.shutdown.is_cancelled() {
         app.metrics.refused.inc(Refused::ShuttingDown);
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
@@ -62,6 +63,26 @@ async fn websocket(
                 drop(slot);
             })
         })
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy
+/// that named the client in `X-Forwarded-For` (its last entry: the one that
+/// proxy added; earlier ones come from the client and prove nothing).
+fn client_address(trusted: &[IpAddr], peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
+    if !trusted.contains(&peer.ip()) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse::<IpAddr>().ok());
+    match forwarded {
+        Some(ip) => SocketAddr::new(ip, 0),
+        None => peer,
+    }
 }
 
 /// The `Origin` of a browser page that may not open a WebSocket here, to

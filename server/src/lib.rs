@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`config`]: settings and their defaults.
 //! - [`listener`]: the accept loop, handshake deadline, sessions per address.
+//! - [`tls`]: the certificate and key, loaded once, for wss:// and https://.
 //! - [`http`]: the one port (`/v1/ws`, `/healthz`, `/readyz`, `/metrics`).
 //! - [`metrics`]: the counters, gauges and histograms `/metrics` serves.
 //! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
@@ -29,6 +30,7 @@ mod presence;
 pub mod session;
 pub mod store;
 mod throttle;
+mod tls;
 mod validate;
 
 pub use config::Config;
@@ -156,6 +158,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Before the store: a bad certificate fails fast, without taking the lock.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("tls_cert and tls_key go together: set both or neither"),
+    };
     let store = open_store(&config.data_dir, config.store_options()).await?;
     let store = Arc::new(store);
     let addr = listener
@@ -165,8 +173,9 @@ pub async fn run(
     control::listen(&app);
     // Only now: a supervisor waiting for this line may rely on the store
     // being open and the control socket taking commands.
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!(
-        "listening on {addr} (ws://{addr}{}), data in {}",
+        "listening on {addr} ({scheme}://{addr}{}), data in {}",
         circles_protocol::WS_PATH,
         app.config.data_dir.display()
     );
@@ -178,7 +187,13 @@ pub async fn run(
         shutdown.await;
         signal.cancel();
     });
-    listener::serve(Arc::clone(&app), listener, http::router(Arc::clone(&app))).await;
+    listener::serve(
+        Arc::clone(&app),
+        listener,
+        http::router(Arc::clone(&app)),
+        tls,
+    )
+    .await;
 
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())

@@ -1,7 +1,9 @@
 //! The accept loop: every TCP connection is served over HTTP/1 with a
 //! deadline for its request head, so a peer that opens a connection and
 //! stalls the handshake is dropped instead of holding a socket forever.
-//! [`Peers`] caps the WebSocket sessions one address may hold.
+//! With TLS on, the TLS handshake comes first, in the connection's own task
+//! and under the same deadline. [`Peers`] caps the WebSocket sessions one
+//! address may hold.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -14,15 +16,18 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tower_service::Service;
 
 use crate::App;
 use crate::metrics::Refused;
 
 /// Accepts until the server stops; each connection is a task on the
-/// server's tracker.
-pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router) {
+/// server's tracker. With `tls`, every connection is TLS.
+pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router, tls: Option<TlsAcceptor>) {
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = tokio::select! {
@@ -44,14 +49,66 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, router: Router) {
         };
         let _ = tcp.set_nodelay(true);
         let app_for_conn = Arc::clone(&app);
-        app.tracker
-            .spawn(connection(app_for_conn, tcp, peer, router.clone()));
+        app.tracker.spawn(connection(
+            app_for_conn,
+            tcp,
+            peer,
+            router.clone(),
+            tls.clone(),
+        ));
+    }
+}
+
+/// One connection, from the TLS handshake (if any) to its last request.
+async fn connection(
+    app: Arc<App>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+) {
+    match tls {
+        None => serve_http(app, tcp, peer, router).await,
+        Some(acceptor) => {
+            if let Some(stream) = tls_handshake(&app, &acceptor, tcp, peer).await {
+                serve_http(app, stream, peer, router).await;
+            }
+        }
+    }
+}
+
+/// The TLS handshake, bounded like the request head: a peer that stalls it
+/// is dropped and counted, one that fails it is dropped.
+async fn tls_handshake(
+    app: &App,
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
+    let handshake = tokio::time::timeout(app.config.handshake_timeout, acceptor.accept(tcp));
+    tokio::select! {
+        () = app.shutdown.cancelled() => None,
+        result = handshake => match result {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(err)) => {
+                tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                app.metrics.refused.inc(Refused::HandshakeTimeout);
+                tracing::debug!(%peer, "TLS handshake timed out");
+                None
+            }
+        },
     }
 }
 
 /// Serves one connection's HTTP requests (and its upgrade to a WebSocket,
 /// which then lives on as a session task of its own).
-async fn connection(app: Arc<App>, tcp: TcpStream, peer: SocketAddr, router: Router) {
+async fn serve_http<I>(app: Arc<App>, io: I, peer: SocketAddr, router: Router)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // A header timeout before any request is a stalled handshake; after
     // one, it only ends an idle keep-alive connection.
     let requested = Arc::new(AtomicBool::new(false));
@@ -66,7 +123,7 @@ async fn connection(app: Arc<App>, tcp: TcpStream, peer: SocketAddr, router: Rou
     http.timer(TokioTimer::new())
         .header_read_timeout(app.config.handshake_timeout);
     let conn = http
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {

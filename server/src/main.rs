@@ -135,6 +135,10 @@ struct Settings {
     /// [default: none but this server's own].
     #[arg(long, env = "CIRCLES_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Option<Vec<String>>,
+    /// Reverse proxies whose X-Forwarded-For names the client, comma-separated
+    /// [default: 127.0.0.1,::1].
+    #[arg(long, env = "CIRCLES_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// Largest WebSocket message, in bytes; bigger ones close the connection (1009) [default: 65536].
     #[arg(long, env = "CIRCLES_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
@@ -218,6 +222,7 @@ impl Settings {
             data_dir,
             registration,
             allowed_origins,
+            trusted_proxies,
             max_frame_bytes,
             max_post_bytes,
             max_members_cap,

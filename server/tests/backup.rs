@@ -686,7 +686,10 @@ async fn a_flipped_byte_is_refused_with_its_line() {
 async fn a_backup_from_a_newer_schema_is_refused() {
     let (bytes, target) = small_backup().await;
     let text = String::from_utf8(bytes).unwrap();
-    let current = format!("\"schema_version\":{}", circles_server::store::SCHEMA_VERSION);
+    let current = format!(
+        "\"schema_version\":{}",
+        circles_server::store::SCHEMA_VERSION
+    );
     assert!(text.contains(&current), "{text}");
     let newer = text.replacen(&current, "\"schema_version\":99", 1);
     let err = restore(newer.as_bytes(), target.path(), |_, _| {}).unwrap_err();

@@ -6,6 +6,7 @@
 //! - [`Client`] speaks the wire protocol at two levels: raw frames
 //!   (`send_text`, `recv_frame`) and typed calls (`call::<M>`), buffering the
 //!   notifications that arrive while it waits for a response.
+//!   [`Client::connect_tls`] opens the same over wss://.
 //!
 //! - [`bench`]: raw-socket helpers for the `loadgen` and `hostile` binaries.
 //!
@@ -38,8 +39,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::WebSocketStream;
+use tokio_rustls::rustls::ClientConfig;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 pub use circles_server::Config;
@@ -396,7 +398,7 @@ pub enum Frame {
 
 /// A WebSocket connection to the server.
 pub struct Client {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: i64,
     /// Notifications that arrived while waiting for something else.
     buffered: VecDeque<Notification>,
@@ -428,15 +430,41 @@ impl Client {
         Client::handshake(addr, stream).await
     }
 
+    /// Opens a wss:// connection to `addr`, checking the server's
+    /// certificate for `localhost` against the roots in `tls`.
+    pub async fn connect_tls(addr: SocketAddr, tls: Arc<ClientConfig>) -> Client {
+        let stream = within(format!("TCP connect to {addr}"), TcpStream::connect(addr))
+            .await
+            .unwrap_or_else(|err| panic!("connecting to {addr}: {err}"));
+        let _ = stream.set_nodelay(true);
+        let url = format!("wss://localhost:{}{WS_PATH}", addr.port());
+        let (ws, _response) = within(
+            format!("the TLS and WebSocket handshakes with {url}"),
+            tokio_tungstenite::client_async_tls_with_config(
+                url.as_str(),
+                stream,
+                None,
+                Some(Connector::Rustls(tls)),
+            ),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("TLS and WebSocket handshakes with {url}: {err}"));
+        Client::over(ws)
+    }
+
     async fn handshake(addr: SocketAddr, stream: TcpStream) -> Client {
         let _ = stream.set_nodelay(true);
         let url = format!("ws://{addr}{WS_PATH}");
         let (ws, _response) = within(
             format!("the WebSocket handshake with {url}"),
-            tokio_tungstenite::client_async(url.as_str(), stream),
+            tokio_tungstenite::client_async(url.as_str(), MaybeTlsStream::Plain(stream)),
         )
         .await
         .unwrap_or_else(|err| panic!("WebSocket handshake with {url}: {err}"));
+        Client::over(ws)
+    }
+
+    fn over(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         Client {
             ws,
             next_id: 1,

@@ -305,6 +305,11 @@ async fn failed_sign_ins_make_the_next_wait() {
 
 /// The status line of a WebSocket handshake sent with these extra headers.
 async fn handshake_status(server: &TestServer, headers: &str) -> String {
+    handshake(server, headers).await.0
+}
+
+/// The same, keeping the connection (and so its session) open.
+async fn handshake(server: &TestServer, headers: &str) -> (String, tokio::net::TcpStream) {
     let mut tcp = tokio::net::TcpStream::connect(server.addr)
         .await
         .expect("connect");
@@ -318,7 +323,40 @@ async fn handshake_status(server: &TestServer, headers: &str) -> String {
         .await
         .expect("read");
     let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
-    answer.lines().next().unwrap_or_default().to_owned()
+    (answer.lines().next().unwrap_or_default().to_owned(), tcp)
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_share() {
+    // The test connects from 127.0.0.1, a trusted proxy by default.
+    let server = TestServer::start_with(|c| c.max_sessions_per_ip = 1).await;
+    let switching = "HTTP/1.1 101 Switching Protocols";
+    let (status, _first) = handshake(&server, "X-Forwarded-For: 203.0.113.7\r\n").await;
+    assert_eq!(status, switching);
+    // The last entry is the proxy's; what the client wrote before it is not trusted.
+    let (status, _second) =
+        handshake(&server, "X-Forwarded-For: 203.0.113.7, 198.51.100.2\r\n").await;
+    assert_eq!(status, switching, "another client");
+    let (status, _third) = handshake(&server, "X-Forwarded-For: 203.0.113.7\r\n").await;
+    assert_eq!(
+        status, "HTTP/1.1 429 Too Many Requests",
+        "the first client again"
+    );
+    let (status, _fourth) = handshake(&server, "").await;
+    assert_eq!(status, switching, "the proxy's own address");
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_cannot_claim_another_address() {
+    let server = TestServer::start_with(|c| {
+        c.max_sessions_per_ip = 1;
+        c.trusted_proxies = Vec::new();
+    })
+    .await;
+    let (status, _first) = handshake(&server, "X-Forwarded-For: 203.0.113.7\r\n").await;
+    assert_eq!(status, "HTTP/1.1 101 Switching Protocols");
+    let (status, _second) = handshake(&server, "X-Forwarded-For: 198.51.100.2\r\n").await;
+    assert_eq!(status, "HTTP/1.1 429 Too Many Requests");
 }
 
 #[tokio::test]

@@ -704,7 +704,11 @@ fn check_schema(db: &sled::Db, meta: &sled::Tree) -> StoreResult<Vec<u32>> {
         Some(found) => {
             let mut applied = Vec::new();
             for step in MIGRATIONS.iter().filter(|m| m.to > found) {
-                tracing::info!("migrating the store to schema version {}: {}", step.to, step.what);
+                tracing::info!(
+                    "migrating the store to schema version {}: {}",
+                    step.to,
+                    step.what
+                );
                 (step.run)(db)?;
                 meta.insert("schema_version", &step.to.to_be_bytes()[..])?;
                 db.flush()?;
