@@ -29,6 +29,9 @@ pub enum Command {
         /// How others see you (default: the handle).
         #[arg(long)]
         display_name: Option<String>,
+        /// A registration invite, on servers that take new accounts by invite only.
+        #[arg(long)]
+        invite: Option<String>,
     },
     /// Sign in; the token is saved in your config directory.
     Login {

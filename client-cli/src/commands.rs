@@ -93,6 +93,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Register {
             handle,
             display_name,
+            invite,
         } => {
             let password = password(&handle, true)?;
             let connection = ctx.connect().await?;
@@ -100,7 +101,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 handle,
                 password,
                 display_name,
-                invite: None,
+                invite,
             };
             let session = connection.call::<m::AuthRegister>(params).await?;
             let json = ctx.json;

@@ -78,6 +78,8 @@ methods! {
     AdminUnsuspend = "admin.unsuspend" (UserRef) -> UserResult;
     /// Admins: make an account an admin (on the host: create it first if needed).
     AdminGrant = "admin.grant" (Grant) -> UserResult;
+    /// Admins: take an account's admin rights away.
+    AdminRevoke = "admin.revoke" (UserRef) -> UserResult;
     /// Admins: delete a circle and its whole history.
     AdminCircleDelete = "admin.circle.delete" (CircleRef) -> Empty;
     /// Admins: a registration invite, for servers whose registration is `invite`.

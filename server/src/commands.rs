@@ -22,6 +22,8 @@ pub enum AdminCommand {
     /// Make HANDLE an admin; creates the account when it does not exist
     /// (the password is asked for, or read from stdin's first line).
     CreateAdmin { handle: String },
+    /// Take HANDLE's admin rights away.
+    RevokeAdmin { handle: String },
     /// List the accounts: handle, name, admin, suspended, online.
     Users {
         /// Print JSON (one object per account) instead of a table.
@@ -88,6 +90,13 @@ async fn run_admin(operator: &mut Operator, command: AdminCommand) -> anyhow::Re
                 Err(err) => return Err(err),
             };
             println!("{} is an admin", user.handle);
+        }
+        AdminCommand::RevokeAdmin { handle } => {
+            let user = operator
+                .call::<m::AdminRevoke>(UserRef { handle })
+                .await?
+                .user;
+            println!("{} is no longer an admin", user.handle);
         }
         AdminCommand::Users { json } => {
             let mut after = None;

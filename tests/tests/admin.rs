@@ -107,6 +107,21 @@ async fn admin_methods_are_for_admins_and_are_audited() {
     assert!(root_info.admin && root_info.online);
     root.ok::<m::AdminInvite>(invite_params(3)).await;
 
+    // An admin can make another, and take it back; the other loses the power at once.
+    let peer_handle = peer.handle.clone();
+    root.ok::<m::AdminGrant>(m::Grant {
+        handle: peer_handle.clone(),
+        password: None,
+    })
+    .await;
+    peer.ok::<m::AdminUsers>(m::ListUsers::default()).await;
+    root.ok::<m::AdminRevoke>(m::UserRef {
+        handle: peer_handle.clone(),
+    })
+    .await;
+    let err = peer.err::<m::AdminUsers>(m::ListUsers::default()).await;
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+
     let audit = root.ok::<m::AdminAudit>(m::ListAudit::default()).await;
     let actions: Vec<(&str, &str, &str)> = audit
         .entries
@@ -115,10 +130,15 @@ async fn admin_methods_are_for_admins_and_are_audited() {
         .collect();
     assert_eq!(
         actions,
-        vec![("root", "invite", ""), ("operator", "grant", "root")],
+        vec![
+            ("root", "revoke", peer_handle.as_str()),
+            ("root", "grant", peer_handle.as_str()),
+            ("root", "invite", ""),
+            ("operator", "grant", "root")
+        ],
         "newest first"
     );
-    assert!(audit.entries[0].id > audit.entries[1].id);
+    assert!(audit.entries.windows(2).all(|w| w[0].id > w[1].id));
 }
 
 #[tokio::test]

@@ -461,6 +461,7 @@ async fn requests_before_sign_in_are_unauthenticated() {
         ("admin.suspend", json!({"handle": "ana"})),
         ("admin.unsuspend", json!({"handle": "ana"})),
         ("admin.grant", json!({"handle": "ana"})),
+        ("admin.revoke", json!({"handle": "ana"})),
         ("admin.circle.delete", json!({"circle": "lib"})),
         ("admin.invite", json!({})),
         ("admin.audit", json!({})),

@@ -1342,3 +1342,28 @@ async fn reading_clears_unread_and_short_ids_name_posts() {
         "{thread}"
     );
 }
+
+/// On a server that takes new accounts by invite only, `circles register`
+/// says so, and `--invite` gets in.
+#[tokio::test]
+async fn register_with_a_registration_invite() {
+    let server =
+        TestServer::start_with(|c| c.registration = circles_server::config::Registration::Invite)
+            .await;
+    let url = server.url();
+    let ana = Peer::new("ana", &url);
+    ana.run(&["register", "ana"]).await.fails_with(
+        1,
+        "registration on this server needs an invite: pass the code an admin gave you as \"invite\"",
+    );
+    let mut operator = server.operator().await;
+    let invite = operator
+        .call::<m::AdminInvite>(m::NewRegistrationInvite::default())
+        .await
+        .expect("an invite");
+    let out = ana
+        .ok(&["register", "ana", "--invite", &invite.invite])
+        .await;
+    assert_eq!(out, "Registered and signed in as ana.\n");
+    ana.ok(&["list"]).await;
+}

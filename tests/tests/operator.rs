@@ -337,3 +337,51 @@ async fn a_backup_under_load_restores_what_was_acknowledged() {
         stderr(&refused)
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_path_buf();
+    let server = ServerProcess::spawn_with(move |command| {
+        command
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--data-dir",
+            ])
+            .arg(data);
+    })
+    .await;
+    let mut ana = server.connect().await;
+    ana.register_as("ana", None).await;
+    let log = server.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    assert!(
+        lines.iter().any(|l| {
+            l["message"] == "connection opened"
+                && l["peer"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("127.0.0.1:"))
+        }),
+        "{log}"
+    );
+    assert!(lines.iter().any(|l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("listening on"))
+    }));
+    ana.close().await;
+    let status = server.terminate().await;
+    assert!(status.success());
+}

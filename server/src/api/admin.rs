@@ -180,6 +180,25 @@ pub async fn grant(s: &mut Session, p: Grant) -> ApiResult<UserResult> {
     })
 }
 
+pub async fn revoke(s: &mut Session, p: UserRef) -> ApiResult<UserResult> {
+    let actor = admin(s)?;
+    if actor == p.handle {
+        return Err(ApiError::forbidden(
+            "you cannot revoke your own admin rights; ask another admin or the operator",
+        ));
+    }
+    let mut account = existing(s, &p.handle)?;
+    if !account.admin {
+        return Err(ApiError::conflict(format!("{} is not an admin", p.handle)));
+    }
+    account.admin = false;
+    s.app.store.put_account(&account)?.durable().await?;
+    audit(s, &actor, "revoke", &account.handle, String::new()).await?;
+    Ok(UserResult {
+        user: user_info(s, account),
+    })
+}
+
 pub async fn delete_circle(s: &mut Session, p: CircleRef) -> ApiResult<Empty> {
     let actor = admin(s)?;
     let circle = s.app.circles.by_slug(&p.circle)?;

@@ -212,6 +212,7 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
             call::<m::AdminUnsuspend, _>(params, |p| admin::unsuspend(s, p)).await
         }
         m::AdminGrant::NAME => call::<m::AdminGrant, _>(params, |p| admin::grant(s, p)).await,
+        m::AdminRevoke::NAME => call::<m::AdminRevoke, _>(params, |p| admin::revoke(s, p)).await,
         m::AdminCircleDelete::NAME => {
             call::<m::AdminCircleDelete, _>(params, |p| admin::delete_circle(s, p)).await
         }
