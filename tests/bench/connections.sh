@@ -14,7 +14,7 @@ CIRCLES=$((PER / MEMBERS))
 ulimit -n 20000
 OUT=$(mktemp -d)
 . tests/bench/lib.sh
-start_server "$OUT/server.log" --requests-per-sec 0
+start_server "$OUT/server.log" --requests-per-sec 0 --account-requests-per-sec 0
 trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
 # connected PID LOG: waits until that loadgen has opened its connections.
 connected() {

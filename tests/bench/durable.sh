@@ -13,7 +13,7 @@ ulimit -n 20000
 . tests/bench/lib.sh
 for mode in group per-write; do
   LOG=$(mktemp)
-  start_server "$LOG" --commit $mode --requests-per-sec 0
+  start_server "$LOG" --commit $mode --requests-per-sec 0 --account-requests-per-sec 0
   ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$N" --circles "$N" --rate 0 \
     --duration "$SECS" --prefix d --json /tmp/durable-$mode.json >/dev/null 2>&1
   kill $SERVER; wait $SERVER 2>/dev/null || true

@@ -15,7 +15,7 @@ OUT=$(mktemp -d)
 DATA=$(mktemp -d)
 # The loadgen opens every session from 127.0.0.1, and posters go past a person's rate.
 ./target/release/circles-server --listen 127.0.0.1:7985 --data-dir "$DATA" \
-  --requests-per-sec 0 --max-sessions-per-ip 0 2>/dev/null &
+  --requests-per-sec 0 --account-requests-per-sec 0 --max-sessions-per-ip 0 2>/dev/null &
 CIRCLES_PID=$!
 ./target/release/floor 127.0.0.1:7886 2>/dev/null &
 FLOOR_PID=$!

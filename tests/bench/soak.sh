@@ -13,7 +13,7 @@ RATE=${4:-1000}
 ulimit -n 20000
 OUT=${SOAK_OUT:-$(mktemp -d)}
 . tests/bench/lib.sh
-start_server "$OUT/server.log" --requests-per-sec 0
+start_server "$OUT/server.log" --requests-per-sec 0 --account-requests-per-sec 0
 trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
 echo "soak: $SECONDS_TO_RUN s, $CONNECTIONS connections over $CIRCLES circles, $RATE posts/s; output in $OUT"
 ./target/release/loadgen --url "ws://$ADDR/v1/ws" --connections "$CONNECTIONS" --circles "$CIRCLES" \
