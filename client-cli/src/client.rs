@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use circles_protocol::jsonrpc::{Notification, ServerMessage};
 use circles_protocol::methods::Method;
-use circles_protocol::notify::{EventNotice, PresenceNotice};
+use circles_protocol::notify::{CircleDeletedNotice, EventNotice, PresenceNotice};
 use circles_protocol::{ErrorObject, Id, Request, ResponsePayload};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -40,6 +40,8 @@ pub enum ClientError {
 pub enum Notice {
     Event(EventNotice),
     Presence(PresenceNotice),
+    /// An admin deleted the circle.
+    CircleDeleted(CircleDeletedNotice),
 }
 
 type Reply = oneshot::Sender<Result<Value, ErrorObject>>;
@@ -207,6 +209,9 @@ fn parse_notice(notification: Notification) -> Option<Notice> {
         circles_protocol::notify::PRESENCE => serde_json::from_value(notification.params)
             .ok()
             .map(Notice::Presence),
+        circles_protocol::notify::CIRCLE_DELETED => serde_json::from_value(notification.params)
+            .ok()
+            .map(Notice::CircleDeleted),
         _ => None, // a newer server's notification: ignore it
     }
 }

@@ -65,6 +65,12 @@ pub async fn tail(ctx: &Ctx, slug: &str, since: Option<u64>) -> CliResult<()> {
             backoff.reset();
         }
         match outcome {
+            // An admin's decision: reconnecting would not undo it.
+            Ok(reason) if reason.contains("account suspended") => {
+                return Err(CliError::Auth(
+                    "your account was suspended; contact the server's operator".into(),
+                ));
+            }
             Ok(reason) => eprintln!("circles: connection lost ({reason}); reconnecting…"),
             Err(err @ CliError::Unreachable(_)) => eprintln!("circles: {err}; retrying…"),
             Err(err) => return Err(err),
@@ -92,6 +98,13 @@ async fn follow_once(
     *last = Some(seen);
     let mut marked = seen;
     while let Some(notice) = connection.next_notice().await {
+        if let Notice::CircleDeleted(deleted) = &notice {
+            if deleted.circle == slug {
+                return Err(CliError::Refused(format!(
+                    "{slug} was deleted by an admin of the server"
+                )));
+            }
+        }
         if let Notice::Event(notice) = notice {
             // The server sends each event once; the check keeps a resumed
             // stream honest even so.

@@ -81,7 +81,11 @@ pub async fn resolve(
         for event in &page.events {
             let hex = event.id.simple().to_string();
             // Retracted posts count: the server then says what happened to them.
-            if (hex.starts_with(&prefix) || hex.ends_with(&prefix)) && kind.admits(&event.body) {
+            // The id as shown (its end), its start, or the start of what is shown.
+            let shown = &hex[hex.len() - SHORT..];
+            let named =
+                hex.starts_with(&prefix) || hex.ends_with(&prefix) || shown.starts_with(&prefix);
+            if named && kind.admits(&event.body) {
                 matches.push(event.id);
             }
         }

@@ -4,6 +4,8 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
+    // rustls needs its cryptography chosen once per process: ring, as the server's.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let cli = circles_cli::cli::Cli::parse();
     if let Err(err) = circles_cli::commands::run(cli).await {
         eprintln!("circles: {err}");

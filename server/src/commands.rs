@@ -3,11 +3,11 @@
 //! data directory itself when no server runs (see `circles_server::control`).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use circles_protocol::ErrorKind;
-use circles_protocol::Millis;
 use circles_protocol::methods::{
     self as m, CircleRef, ExportCircle, ExportFormat, Grant, ListAudit, ListUsers,
     NewRegistrationInvite, Suspend, UserRef,
@@ -15,6 +15,7 @@ use circles_protocol::methods::{
 use circles_protocol::model::UserInfo;
 use circles_server::Config;
 use circles_server::control::{Operator, Refused};
+use circles_server::export::date;
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +65,9 @@ pub enum AdminCommand {
 }
 
 pub async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    let mut operator = Operator::open(config).await?;
+    // Only the first admin may be made where there is no store yet.
+    let create = matches!(command, AdminCommand::CreateAdmin { .. });
+    let mut operator = Operator::open(config, create).await?;
     let outcome = run_admin(&mut operator, command).await;
     operator.close().await?;
     outcome
@@ -179,7 +182,7 @@ async fn run_admin(operator: &mut Operator, command: AdminCommand) -> anyhow::Re
             );
             for e in audit.entries {
                 println!(
-                    "{:<17} {:<16} {:<14} {:<20} {}",
+                    "{:<21} {:<16} {:<14} {:<20} {}",
                     date(e.at),
                     e.actor,
                     e.action,
@@ -235,24 +238,26 @@ fn new_password(handle: &str) -> anyhow::Result<String> {
     }
 }
 
-fn date(at: Millis) -> String {
-    i64::try_from(at)
-        .ok()
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map_or_else(
-            || at.to_string(),
-            |d| d.format("%Y-%m-%d %H:%M").to_string(),
-        )
-}
-
 /// `circles-server backup --out FILE`: a snapshot of a running or stopped server.
 pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
     // Written beside the target and renamed when complete: an interrupted
     // backup never looks like a finished one.
     let partial = partial_path(out);
-    let file = std::fs::File::create(&partial)
+    // Readable by its owner only: it holds every password hash.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
-    let operator = Operator::open(config).await?;
+    let operator = match Operator::open(config, false).await {
+        Ok(operator) => operator,
+        Err(err) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(err);
+        }
+    };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} backup: {msg} ({elapsed})")
@@ -294,6 +299,14 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<()> {
     let input =
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    // The store holds password hashes: its directory is its owner's alone.
+    if !data_dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    }
     let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -326,7 +339,7 @@ pub async fn export(
     format: ExportFormat,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let mut operator = Operator::open(config).await?;
+    let mut operator = Operator::open(config, false).await?;
     let exported = operator
         .call::<m::AdminExport>(ExportCircle {
             circle: slug,

@@ -201,10 +201,10 @@ impl Config {
             "tls_cert and tls_key go together: set both or neither".into(),
         );
         for path in [&self.tls_cert, &self.tls_key].into_iter().flatten() {
-            need(
-                path.is_file(),
-                format!("{} is not a readable file", path.display()),
-            );
+            // Opened, not just looked at: a key only root may read is the usual mistake.
+            if let Err(err) = std::fs::File::open(path) {
+                need(false, format!("cannot read {}: {err}", path.display()));
+            }
         }
         for origin in &self.allowed_origins {
             need(

@@ -118,6 +118,7 @@ fn is_backup(line: &str) -> bool {
 
 /// Writes a snapshot down the socket (see `store::backup` for what it holds).
 async fn stream_backup(app: &Arc<App>, stream: UnixStream) -> anyhow::Result<()> {
+    audit_backup(app).await?;
     let mut stream = stream.into_std()?;
     stream.set_nonblocking(false)?;
     let store = Arc::clone(&app.store);
@@ -141,6 +142,13 @@ pub struct Refused {
     pub message: String,
 }
 
+/// A backup holds every password hash: it is recorded like an admin action.
+async fn audit_backup(app: &App) -> anyhow::Result<()> {
+    let operator = crate::api::OPERATOR;
+    crate::api::audit(app, operator, "backup", "", String::new()).await?;
+    Ok(())
+}
+
 /// The operator's end: a running server's control socket, or the data
 /// directory opened in this process.
 pub enum Operator {
@@ -156,8 +164,10 @@ pub enum Operator {
 
 impl Operator {
     /// Reaches the server using `config.data_dir`, or opens the directory
-    /// when no server runs there.
-    pub async fn open(config: &Config) -> anyhow::Result<Operator> {
+    /// when no server runs there. Only `create` makes a new store: anything
+    /// else in a directory without one means the operator pointed at the
+    /// wrong place, and an invite made there would be lost.
+    pub async fn open(config: &Config, create: bool) -> anyhow::Result<Operator> {
         let path = socket_path(&config.data_dir);
         match UnixStream::connect(&path).await {
             Ok(stream) => {
@@ -175,6 +185,13 @@ impl Operator {
             Err(err) => {
                 return Err(err).with_context(|| format!("cannot connect to {}", path.display()));
             }
+        }
+        // sled keeps its settings in `conf`: without it there is no store here.
+        if !create && !config.data_dir.join("conf").is_file() {
+            anyhow::bail!(
+                "no Circles data in {}: pass the server's --config or --data-dir",
+                config.data_dir.display()
+            );
         }
         let store = match Store::open_with(&config.data_dir, config.store_options()) {
             Ok(store) => store,
@@ -256,6 +273,7 @@ impl Operator {
                 remote_backup(lines.into_inner(), out, progress).await
             }
             Operator::Local { app, .. } => {
+                audit_backup(&app).await?;
                 let store = Arc::clone(&app.store);
                 let summary: DumpSummary =
                     tokio::task::spawn_blocking(move || store.dump(out, progress))

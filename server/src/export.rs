@@ -198,7 +198,7 @@ pub fn json(circle: &CircleExport) -> StoreResult<String> {
 }
 
 /// `2024-05-01 09:30 UTC`.
-fn date(at: Millis) -> String {
+pub fn date(at: Millis) -> String {
     i64::try_from(at)
         .ok()
         .and_then(chrono::DateTime::from_timestamp_millis)

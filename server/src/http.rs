@@ -29,6 +29,7 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let peer = client_address(&app.config.trusted_proxies, peer, &headers);
     if let Some(origin) = foreign_origin(&app.config.allowed_origins, &headers) {
         app.metrics.refused.inc(Refused::ForeignOrigin);
         tracing::info!(%peer, origin, "refused: origin not allowed");
@@ -37,7 +38,6 @@ async fn websocket(
         );
         return (StatusCode::FORBIDDEN, why).into_response();
     }
-    let peer = client_address(&app.config.trusted_proxies, peer, &headers);
     if app.shutdown.is_cancelled() {
         app.metrics.refused.inc(Refused::ShuttingDown);
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
@@ -122,7 +122,9 @@ async fn metrics_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         // Compared as digests, so the time taken says nothing about the token.
         let digest = |t: &str| sha2::Sha256::digest(t.as_bytes());
         if given.map(digest) != Some(digest(token)) {

@@ -175,9 +175,10 @@ pub async fn run(
     // being open and the control socket taking commands.
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!(
-        "listening on {addr} ({scheme}://{addr}{}), data in {}",
+        "listening on {addr} ({scheme}://{addr}{}), data in {} (schema version {})",
         circles_protocol::WS_PATH,
-        app.config.data_dir.display()
+        app.config.data_dir.display(),
+        store::SCHEMA_VERSION
     );
     let stop = app.shutdown.clone();
     let tracker = app.tracker.clone();

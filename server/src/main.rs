@@ -207,7 +207,13 @@ enum Commit {
 impl Settings {
     /// Defaults, then the file, then the environment and flags (clap has
     /// already preferred a flag over its variable).
-    fn resolve(self) -> anyhow::Result<Config> {
+    fn resolve(mut self) -> anyhow::Result<Config> {
+        // `a, b` in an environment variable: the spaces are not part of the origins.
+        if let Some(origins) = &mut self.allowed_origins {
+            for origin in origins.iter_mut() {
+                *origin = origin.trim().to_owned();
+            }
+        }
         let mut config = match &self.config {
             Some(path) => Config::from_file(path).map_err(anyhow::Error::msg)?,
             None => Config::default(),

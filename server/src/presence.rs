@@ -94,26 +94,28 @@ impl App {
 
     /// Closes the account's connections whose token was revoked, but `except`.
     pub fn revoke_sessions(&self, handle: &str, revoked: impl Fn(&TokenHash) -> bool, except: u64) {
-        let map = self
-            .online
-            .by_handle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for connection in map.get(handle).into_iter().flatten() {
-            if connection.session != except && revoked(&connection.token) {
-                connection.kill.kill(CloseReason::TokenRevoked);
-            }
-        }
+        self.close_sessions(handle, CloseReason::TokenRevoked, |c| {
+            c.session != except && revoked(&c.token)
+        });
     }
 
     /// Closes every connection of the account, saying why.
     pub fn end_sessions(&self, handle: &str, reason: CloseReason) {
+        self.close_sessions(handle, reason, |_| true);
+    }
+
+    fn close_sessions(
+        &self,
+        handle: &str,
+        reason: CloseReason,
+        which: impl Fn(&Connection) -> bool,
+    ) {
         let map = self
             .online
             .by_handle
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for connection in map.get(handle).into_iter().flatten() {
+        for connection in map.get(handle).into_iter().flatten().filter(|c| which(c)) {
             connection.kill.kill(reason);
         }
     }

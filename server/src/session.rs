@@ -333,7 +333,8 @@ pub async fn serve(app: Arc<App>, mut ws: WebSocket, peer: std::net::SocketAddr)
         Some(reason) => reason.code_and_reason().1,
         None => "closed by the peer or the network",
     };
-    tracing::info!(session = session.id, %peer, ?handle, "connection closed: {why}");
+    let handle = handle.as_deref().unwrap_or("-");
+    tracing::info!(session = session.id, %peer, handle, "connection closed: {why}");
 }
 
 /// Handles one request frame and writes its answer, delivering

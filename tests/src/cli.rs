@@ -432,6 +432,20 @@ impl Tail {
         self.child.try_wait().ok().flatten()
     }
 
+    /// Waits for the command to exit by itself: its exit code and stderr.
+    pub async fn exit(mut self) -> (i32, String) {
+        let status = tokio::time::timeout(LINE_TIMEOUT, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("`{}` did not exit within {LINE_TIMEOUT:?}", self.command))
+            .expect("wait for the command");
+        // stderr is read by a task of its own: let it see the end.
+        let _ = tokio::time::timeout(LINE_TIMEOUT, async {
+            while self.lines.recv().await.is_some() {}
+        })
+        .await;
+        (status.code().unwrap_or(-1), self.stderr())
+    }
+
     /// Kills the command and reaps it.
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();

@@ -188,7 +188,7 @@ impl TestServer {
         let config = Config::with_data_dir(self.data_dir());
         within(
             "the control socket",
-            circles_server::control::Operator::open(&config),
+            circles_server::control::Operator::open(&config, false),
         )
         .await
         .expect("open the control socket")

@@ -465,6 +465,9 @@ async fn a_unique_prefix_of_a_post_id_works_wherever_an_id_does() {
         short.to_owned(),
         short.to_uppercase(),
         unique_prefix(&p1, &problems),
+        // The start of the id as the client shows it (its last 8 digits),
+        // when that names one post.
+        shown_prefix(&p1, &p2),
     ] {
         let thread = ben.json(&["show", "desk", &given]).await;
         assert_eq!(thread["problem"]["id"], p1.as_str(), "show {given}");
@@ -1354,7 +1357,7 @@ async fn register_with_a_registration_invite() {
     let ana = Peer::new("ana", &url);
     ana.run(&["register", "ana"]).await.fails_with(
         1,
-        "registration on this server needs an invite: pass the code an admin gave you as \"invite\"",
+        "registration on this server needs an invite code from one of its admins",
     );
     let mut operator = server.operator().await;
     let invite = operator
@@ -1366,4 +1369,58 @@ async fn register_with_a_registration_invite() {
         .await;
     assert_eq!(out, "Registered and signed in as ana.\n");
     ana.ok(&["list"]).await;
+}
+
+/// The shortest start of `id`'s shown form (its last 8 hex digits) that
+/// `other`'s shown form does not share.
+fn shown_prefix(id: &str, other: &str) -> String {
+    let (a, b) = (hex(id), hex(other));
+    let (a, b) = (&a[a.len() - 8..], &b[b.len() - 8..]);
+    let shared = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    a[..(shared + 1).clamp(6, 8)].to_owned()
+}
+
+/// `circles tail` ends with a reason when an admin deletes the circle or
+/// suspends the account, instead of reconnecting forever.
+#[tokio::test]
+async fn tail_ends_when_the_circle_is_deleted_or_the_account_suspended() {
+    let server = TestServer::start().await;
+    let url = server.url();
+    let ana = Peer::new("ana", &url);
+    ana.register().await;
+    ana.ok(&["create", "doomed", "--name", "Doomed"]).await;
+    ana.ok(&["create", "kept", "--name", "Kept"]).await;
+    let mut poster = Client::login(server.addr, "ana", PASSWORD).await;
+    let mut operator = server.operator().await;
+
+    // From the start: the line printed for the note means the tail is subscribed.
+    poster.note("doomed", "first").await;
+    let mut tail = ana.cmd(&["tail", "doomed", "--since", "0"]).spawn().await;
+    while !tail.next_line("the note").await.contains("first") {}
+    operator
+        .call::<m::AdminCircleDelete>(m::CircleRef {
+            circle: "doomed".into(),
+        })
+        .await
+        .expect("delete the circle");
+    let (code, stderr) = tail.exit().await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("doomed was deleted by an admin of the server"),
+        "{stderr}"
+    );
+
+    poster.note("kept", "still here").await;
+    let mut tail = ana.cmd(&["tail", "kept", "--since", "0"]).spawn().await;
+    while !tail.next_line("the note").await.contains("still here") {}
+    operator
+        .call::<m::AdminSuspend>(m::Suspend {
+            handle: "ana".into(),
+            reason: None,
+        })
+        .await
+        .expect("suspend ana");
+    let (code, stderr) = tail.exit().await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("your account was suspended"), "{stderr}");
 }

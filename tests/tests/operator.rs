@@ -195,6 +195,16 @@ async fn the_first_admin_is_made_on_the_stopped_data_dir() {
     let refused = operator(args(&data, &["admin", "delete-circle", "nope"]), "").await;
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    // A directory with no store is a mistake, not a new store (but for the first admin).
+    let elsewhere = dir.path().join("not-the-data");
+    let refused = operator(args(&elsewhere, &["admin", "invite"]), "").await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("no Circles data in"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!elsewhere.join("conf").exists(), "nothing was created");
     let refused = operator(args(&data, &["admin", "unsuspend", "nobody"]), "").await;
     assert!(!refused.status.success());
     assert_eq!(
@@ -267,6 +277,14 @@ async fn a_backup_under_load_restores_what_was_acknowledged() {
         stderr(&backup)
     );
     succeeded(&backup);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("the backup")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "a backup holds password hashes");
+    }
     let _ = stop.send(());
     let posted = within("the writer to stop", writer).await.expect("writer");
     assert!(posted > 0);

@@ -252,3 +252,29 @@ async fn a_key_of_another_certificate_stops_startup() {
         "{error}"
     );
 }
+
+/// The terminal client reaches a wss:// server whose certificate the system
+/// trusts (here through `SSL_CERT_FILE`), and refuses one it does not.
+#[tokio::test]
+async fn the_terminal_client_speaks_wss() {
+    let pki = self_signed();
+    let server = tls_server(&pki, |_| {}).await;
+    let url = format!("wss://localhost:{}/v1/ws", server.addr.port());
+    let ana = circles_tests::cli::Peer::new("ana", &url);
+    let cert = pki.cert.display().to_string();
+    let out = ana
+        .cmd(&["register", "ana"])
+        .env("SSL_CERT_FILE", &cert)
+        .run()
+        .await;
+    assert_eq!(out.success(), "Registered and signed in as ana.\n");
+    let out = ana.cmd(&["list"]).env("SSL_CERT_FILE", &cert).run().await;
+    out.success();
+    // Without trusting the certificate, the client says it cannot reach the server.
+    let out = ana
+        .cmd(&["list"])
+        .env("SSL_CERT_FILE", "/nonexistent/cert.pem")
+        .run()
+        .await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+}

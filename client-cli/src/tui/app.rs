@@ -314,6 +314,16 @@ impl App {
                 self.follow_circles(out);
             }
             NetMsg::Notice(Notice::Event(notice)) => self.on_event(notice, out),
+            NetMsg::Notice(Notice::CircleDeleted(deleted)) => {
+                let selected = self.circle().map(|c| c.info.slug.clone());
+                self.circles.retain(|c| c.info.slug != deleted.circle);
+                self.selected_circle = selected
+                    .and_then(|slug| self.circles.iter().position(|c| c.info.slug == slug))
+                    .unwrap_or(0);
+                self.overlay = None;
+                self.view_selected();
+                self.say(format!("{} was deleted by an admin.", deleted.circle));
+            }
             NetMsg::Notice(Notice::Presence(p)) => {
                 if let Some(c) = self.circle_by_slug(&p.circle) {
                     if p.online {

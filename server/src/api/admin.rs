@@ -9,6 +9,7 @@ use circles_protocol::methods::{
 use circles_protocol::model::{AuditEntry, Suspension, UserInfo};
 
 use super::{auth, signed_in};
+use crate::App;
 use crate::credentials::new_invite_code;
 use crate::error::{ApiError, ApiResult};
 use crate::session::{CloseReason, Session};
@@ -36,8 +37,8 @@ fn admin(s: &Session) -> ApiResult<String> {
 }
 
 /// Writes the action to the audit log, durably.
-async fn audit(
-    s: &Session,
+pub async fn audit(
+    app: &App,
     actor: &str,
     action: &str,
     target: &str,
@@ -51,7 +52,7 @@ async fn audit(
         target: target.to_owned(),
         detail,
     };
-    s.app.store.add_audit(&entry)?.durable().await?;
+    app.store.add_audit(&entry)?.durable().await?;
     tracing::info!(actor, action, target, detail = %entry.detail, "admin action");
     Ok(())
 }
@@ -127,7 +128,7 @@ pub async fn suspend(s: &mut Session, p: Suspend) -> ApiResult<UserResult> {
         .durable()
         .await?;
     s.app.end_sessions(&account.handle, CloseReason::Suspended);
-    audit(s, &actor, "suspend", &account.handle, reason).await?;
+    audit(&s.app, &actor, "suspend", &account.handle, reason).await?;
     Ok(UserResult {
         user: user_info(s, account),
     })
@@ -140,7 +141,7 @@ pub async fn unsuspend(s: &mut Session, p: UserRef) -> ApiResult<UserResult> {
         return Err(ApiError::conflict(format!("{} is not suspended", p.handle)));
     }
     s.app.store.put_account(&account)?.durable().await?;
-    audit(s, &actor, "unsuspend", &account.handle, String::new()).await?;
+    audit(&s.app, &actor, "unsuspend", &account.handle, String::new()).await?;
     Ok(UserResult {
         user: user_info(s, account),
     })
@@ -174,7 +175,7 @@ pub async fn grant(s: &mut Session, p: Grant) -> ApiResult<UserResult> {
     };
     account.admin = true;
     s.app.store.put_account(&account)?.durable().await?;
-    audit(s, &actor, "grant", &account.handle, String::new()).await?;
+    audit(&s.app, &actor, "grant", &account.handle, String::new()).await?;
     Ok(UserResult {
         user: user_info(s, account),
     })
@@ -193,7 +194,7 @@ pub async fn revoke(s: &mut Session, p: UserRef) -> ApiResult<UserResult> {
     }
     account.admin = false;
     s.app.store.put_account(&account)?.durable().await?;
-    audit(s, &actor, "revoke", &account.handle, String::new()).await?;
+    audit(&s.app, &actor, "revoke", &account.handle, String::new()).await?;
     Ok(UserResult {
         user: user_info(s, account),
     })
@@ -206,7 +207,7 @@ pub async fn delete_circle(s: &mut Session, p: CircleRef) -> ApiResult<Empty> {
         .circles
         .call(circle.id, |reply| crate::circle::Command::Delete { reply })
         .await??;
-    audit(s, &actor, "circle.delete", &p.circle, String::new()).await?;
+    audit(&s.app, &actor, "circle.delete", &p.circle, String::new()).await?;
     Ok(Empty {})
 }
 
@@ -231,7 +232,7 @@ pub async fn invite(s: &mut Session, p: NewRegistrationInvite) -> ApiResult<Regi
     };
     let _ = s.app.store.create_registration_invite(&code, &record)?;
     let detail = format!("{uses} use(s), expires in {hours} h");
-    audit(s, &actor, "invite", "", detail).await?;
+    audit(&s.app, &actor, "invite", "", detail).await?;
     Ok(RegistrationInvite {
         invite: code,
         uses,
@@ -260,7 +261,7 @@ pub async fn export(s: &mut Session, p: ExportCircle) -> ApiResult<Export> {
             crate::export::ExportError::Store(err) => err.into(),
         })?;
     audit(
-        s,
+        &s.app,
         &actor,
         "export",
         &p.circle,

@@ -39,7 +39,7 @@ pub async fn register(s: &mut Session, p: Register) -> ApiResult<SessionResult> 
 fn take_invite(s: &Session, invite: Option<&str>) -> ApiResult<()> {
     let Some(code) = invite else {
         return Err(ApiError::forbidden(
-            "registration on this server needs an invite: pass the code an admin gave you as \"invite\"",
+            "registration on this server needs an invite code from one of its admins",
         ));
     };
     match s.app.store.use_registration_invite(code, now_millis())? {

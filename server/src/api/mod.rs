@@ -3,6 +3,7 @@
 //! by namespace: [`auth`], [`circles`], [`reading`], [`posts`].
 
 mod admin;
+pub use admin::{OPERATOR, audit};
 mod auth;
 mod circles;
 mod posts;
