@@ -22,9 +22,15 @@ use clap::Subcommand;
 pub enum AdminCommand {
     /// Make HANDLE an admin; creates the account when it does not exist
     /// (the password is asked for, or read from stdin's first line).
-    CreateAdmin { handle: String },
+    CreateAdmin {
+        /// The account's handle.
+        handle: String,
+    },
     /// Take HANDLE's admin rights away.
-    RevokeAdmin { handle: String },
+    RevokeAdmin {
+        /// The account's handle.
+        handle: String,
+    },
     /// List the accounts: handle, name, admin, suspended, online.
     Users {
         /// Print JSON (one object per account) instead of a table.
@@ -33,15 +39,20 @@ pub enum AdminCommand {
     },
     /// Suspend an account: its connections end at once and it cannot sign in.
     Suspend {
+        /// The account's handle.
         handle: String,
         /// Why, for the audit log.
         #[arg(long)]
         reason: Option<String>,
     },
     /// Let a suspended account sign in again.
-    Unsuspend { handle: String },
+    Unsuspend {
+        /// The account's handle.
+        handle: String,
+    },
     /// Delete a circle and its whole history (take a backup first).
     DeleteCircle {
+        /// The circle's slug.
         slug: String,
         /// Confirm: the history cannot be brought back but from a backup.
         #[arg(long)]

@@ -48,7 +48,7 @@ enum Command {
         #[command(subcommand)]
         command: commands::AdminCommand,
     },
-    /// Write a consistent snapshot of the data, while the server runs or not.
+    /// Write a snapshot of the data (each circle a gap-free prefix of its log), while the server runs or not.
     Backup {
         #[command(flatten)]
         place: Place,
@@ -70,6 +70,7 @@ enum Command {
         place: Place,
         /// The circle's slug.
         slug: String,
+        /// markdown (for people) or json (for programs).
         #[arg(long, value_enum, default_value = "markdown")]
         format: Format,
         /// Write to FILE instead of stdout.
@@ -188,7 +189,8 @@ struct Settings {
     /// Log lines as human (readable) or json (one object per line) [default: human].
     #[arg(long, env = "CIRCLES_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
-    /// When set, /metrics asks for `Authorization: Bearer <token>`.
+    /// When set (16+ characters), /metrics asks for `Authorization: Bearer <token>`;
+    /// prefer the file or the environment: a flag shows in `ps`.
     #[arg(long, env = "CIRCLES_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
     /// How posts share flushes: `group` (one flush serves every post that
