@@ -417,7 +417,21 @@ pub fn restore(
         }
         Err(e) => return Err(StoreError::Io(e).into()),
     };
-    let result = restore_into(input, dir, progress);
+    // Until the last file is synced, a marker makes `Store::open` refuse the
+    // directory: a killed restore must not be served as if it were whole.
+    let marker = dir.join(RESTORE_MARKER);
+    let marked = std::fs::create_dir_all(dir)
+        .and_then(|()| File::create(&marker)?.sync_all())
+        .and_then(|()| File::open(dir)?.sync_all());
+    let result = marked
+        .map_err(|e| RestoreError::from(StoreError::Io(e)))
+        .and_then(|()| restore_into(input, dir, progress))
+        .and_then(|summary| {
+            std::fs::remove_file(&marker)
+                .and_then(|()| File::open(dir)?.sync_all())
+                .map_err(|e| StoreError::Io(e).into())
+                .map(|()| summary)
+        });
     if result.is_err() {
         // Everything in it is ours: it was empty. The store is closed by now.
         let cleaned = if existed {
@@ -446,7 +460,7 @@ fn restore_into(
     dir: &Path,
     mut progress: impl FnMut(u64, u64),
 ) -> RestoreResult<RestoreSummary> {
-    let store = Store::open(dir)?;
+    let store = Store::open_unguarded(dir, super::StoreOptions::default())?;
     let mut r = Restore {
         trees: store
             .backup_trees()
@@ -825,6 +839,9 @@ fn bytes_of(what: &str, text: Option<String>, hex: Option<String>) -> Result<Vec
     }
 }
 
+/// Present while a restore is writing the directory.
+pub const RESTORE_MARKER: &str = "restore-incomplete";
+
 /// fsyncs every file under `dir`, then the directories that name them.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
@@ -841,6 +858,14 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_that_did_not_finish_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(RESTORE_MARKER), b"").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::IncompleteRestore), "{err}");
+    }
 
     #[test]
     fn hex_round_trips() {

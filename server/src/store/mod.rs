@@ -99,6 +99,10 @@ pub enum StoreError {
     /// Another store (another server, or one still closing) holds the directory.
     #[error("the data directory is in use by another circles-server")]
     Locked,
+    #[error(
+        "the data directory holds a restore that did not finish: delete the directory and run the restore again"
+    )]
+    IncompleteRestore,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -199,6 +203,14 @@ impl Store {
 
     /// Opens (or creates) the store in `dir` with `options`.
     pub fn open_with(dir: &Path, options: StoreOptions) -> StoreResult<Store> {
+        if dir.join(backup::RESTORE_MARKER).exists() {
+            return Err(StoreError::IncompleteRestore);
+        }
+        Store::open_unguarded(dir, options)
+    }
+
+    /// [`Store::open_with`] without the check for an unfinished restore (for restore itself).
+    fn open_unguarded(dir: &Path, options: StoreOptions) -> StoreResult<Store> {
         std::fs::create_dir_all(dir)?;
         // Items over a quarter of a segment go to blob files of their own;
         // 4 MiB segments keep leaves of 16 KiB posts inline (see commit.rs for
