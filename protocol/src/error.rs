@@ -1,12 +1,13 @@
 //! Errors on the wire: the JSON-RPC error object, with a stable `kind` name
 //! in `data` so clients match on words rather than numbers.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Every error the server answers with. The integer codes are part of the
 /// contract: the JSON-RPC ones are the standard's, the application ones sit in
 /// the range JSON-RPC reserves for server-defined errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The frame is not JSON.
@@ -35,8 +36,10 @@ pub enum ErrorKind {
     TooLarge,
     /// The server is shutting down or its store cannot take writes.
     Unavailable,
-    /// A kind this client version does not know yet.
+    /// A kind this client version does not know yet. The server never sends
+    /// it, so the schema leaves it out.
     #[serde(other)]
+    #[schemars(skip)]
     Unknown,
 }
 
@@ -99,7 +102,7 @@ impl ErrorKind {
 }
 
 /// The JSON-RPC `error` member.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorObject {
     pub code: i32,
     /// A sentence for a person: what went wrong and, where it helps, what to do.
@@ -108,7 +111,7 @@ pub struct ErrorObject {
     pub data: Option<ErrorData>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorData {
     pub kind: ErrorKind,
     /// With `rate_limited`: how long to wait before trying again.

@@ -1,6 +1,7 @@
 //! The circle log: everything that happens in a circle is an [`Event`] with a
 //! gap-free sequence number `seq` (1, 2, 3...) within that circle.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -9,7 +10,7 @@ use crate::model::Role;
 
 /// One entry of a circle's log. On the wire its body's fields sit beside the
 /// common ones: `{"seq":4,"id":"…","author":"ana","at":…,"kind":"note","body":"hi"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     pub seq: u64,
     /// The event's id (UUID v7). For `problem`, `critique` and `note` it is
@@ -26,7 +27,7 @@ pub struct Event {
 }
 
 /// What happened, tagged by `kind`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// Someone brings a problem they are stuck on: it opens a thread.

@@ -1,5 +1,8 @@
 //! The JSON-RPC 2.0 envelope: one object per WebSocket text frame.
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -12,6 +15,21 @@ pub struct V2;
 impl Serialize for V2 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("2.0")
+    }
+}
+
+/// Serialized by hand, so described by hand: the string `"2.0"` and nothing else.
+impl JsonSchema for V2 {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "V2".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "const": "2.0" })
     }
 }
 
@@ -30,7 +48,7 @@ impl<'de> Deserialize<'de> for V2 {
 
 /// A request id as the client chose it. `Null` is what a response carries
 /// when the request's id could not be read (a parse error, say).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Id {
     Number(i64),
@@ -46,7 +64,7 @@ impl From<i64> for Id {
 
 /// A call from the client. Without an `id` it is a JSON-RPC notification:
 /// the server acts on it and sends no response, not even an error.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Request {
     pub jsonrpc: V2,
     #[serde(
@@ -78,7 +96,7 @@ impl Request {
 }
 
 /// The answer to one request: exactly one of `result` or `error`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Response {
     pub jsonrpc: V2,
     pub id: Id,
@@ -86,7 +104,7 @@ pub struct Response {
     pub payload: ResponsePayload,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub enum ResponsePayload {
     #[serde(rename = "result")]
     Result(Value),
@@ -113,7 +131,7 @@ impl Response {
 }
 
 /// A message the server pushes without being asked (no `id`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Notification {
     pub jsonrpc: V2,
     pub method: String,
@@ -122,7 +140,7 @@ pub struct Notification {
 
 /// Anything the server sends: a response (it has an `id`) or a notification.
 /// A batch request is answered with an array of responses.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ServerMessage {
     Response(Response),

@@ -10,6 +10,7 @@
 //! - [`model`]: the views the server returns (circles, members, problems).
 //! - [`methods`]: one type per method, tying its name to its params and result.
 //! - [`notify`]: the notifications the server pushes (`event`, `presence`).
+//! - [`schema`]: all of the above as one JSON Schema document (`/v1/schema.json`).
 
 pub mod error;
 pub mod event;
@@ -17,6 +18,7 @@ pub mod jsonrpc;
 pub mod methods;
 pub mod model;
 pub mod notify;
+pub mod schema;
 
 pub use error::{ErrorData, ErrorKind, ErrorObject};
 pub use event::{Event, EventBody};

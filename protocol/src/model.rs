@@ -1,12 +1,13 @@
 //! The views the server returns: circles, members, problems and their threads.
 //! Clients ignore fields they do not know, so these may grow.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Millis;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Listed to everyone; anyone signed in may read it and join.
@@ -16,7 +17,7 @@ pub enum Visibility {
     Private,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Moderates: invites, removes members, retracts any post.
@@ -24,7 +25,7 @@ pub enum Role {
     Member,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemStatus {
     Open,
@@ -32,7 +33,7 @@ pub enum ProblemStatus {
 }
 
 /// A circle as the signed-in user sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CircleInfo {
     pub id: Uuid,
     pub slug: String,
@@ -54,7 +55,7 @@ pub struct CircleInfo {
     pub read: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Member {
     pub handle: String,
     pub display_name: String,
@@ -65,7 +66,7 @@ pub struct Member {
 }
 
 /// A problem in a list, with how far its thread has come.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProblemSummary {
     pub id: Uuid,
     pub seq: u64,
@@ -82,7 +83,7 @@ pub struct ProblemSummary {
 }
 
 /// How a problem was resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Resolution {
     pub seq: u64,
     pub by: String,
@@ -92,7 +93,7 @@ pub struct Resolution {
 }
 
 /// A problem with its whole thread, text as last edited.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProblemThread {
     pub id: Uuid,
     pub seq: u64,
@@ -112,7 +113,7 @@ pub struct ProblemThread {
     pub critiques: Vec<CritiqueView>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CritiqueView {
     pub id: Uuid,
     pub seq: u64,
@@ -126,7 +127,7 @@ pub struct CritiqueView {
 }
 
 /// An account as admins see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserInfo {
     pub handle: String,
     pub display_name: String,
@@ -139,7 +140,7 @@ pub struct UserInfo {
     pub online: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Suspension {
     pub at: Millis,
     /// The admin's handle, or `operator` for the host's command line.
@@ -148,7 +149,7 @@ pub struct Suspension {
 }
 
 /// One admin action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditEntry {
     /// Increases with each entry.
     pub id: u64,

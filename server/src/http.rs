@@ -1,7 +1,8 @@
-//! The one port: `/v1/ws` (the protocol), `/healthz`, `/readyz` and `/metrics`.
+//! The one port: `/v1/ws` (the protocol), `/v1/schema.json` (its JSON Schema),
+//! `/healthz`, `/readyz` and `/metrics`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -17,6 +18,7 @@ use crate::metrics::{self, Refused};
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(circles_protocol::WS_PATH, get(websocket))
+        .route(circles_protocol::schema::PATH, get(schema))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_page))
@@ -102,6 +104,15 @@ fn foreign_origin<'a>(allowed: &[String], headers: &'a HeaderMap) -> Option<&'a 
         .iter()
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin));
     (!same_site && !listed).then_some(origin)
+}
+
+/// The protocol's JSON Schema, built on first use: the same text as the
+/// checked-in `docs/protocol.schema.json`.
+async fn schema() -> Response {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let text = TEXT.get_or_init(circles_protocol::schema::text);
+    let content_type = [(header::CONTENT_TYPE, "application/json")];
+    (content_type, text.as_str()).into_response()
 }
 
 /// Ready when the store takes a durable write.

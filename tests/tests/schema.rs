@@ -1,0 +1,260 @@
+//! The machine-readable contract: `GET /v1/schema.json` serves
+//! `circles_protocol::schema::document()`, and real traffic from a live
+//! server validates against it (a custom front end may check its own frames
+//! the same way).
+
+use circles_protocol::methods;
+use circles_protocol::notify;
+use circles_protocol::schema::{self, document};
+use circles_tests::{Client, PASSWORD, TestServer, unique_handle, within};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One HTTP/1.1 GET over a raw TCP connection: the head and the body.
+async fn http_get(server: &TestServer, path: &str) -> (String, String) {
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    within("the HTTP answer", tcp.read_to_end(&mut answer))
+        .await
+        .expect("read");
+    let answer = String::from_utf8(answer).expect("a UTF-8 answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.to_owned(), body.to_owned())
+}
+
+/// Validates values against parts of the document, each part compiled with
+/// the document's `$defs` so its `$ref`s resolve.
+struct Contract {
+    doc: Value,
+}
+
+impl Contract {
+    fn new() -> Contract {
+        Contract { doc: document() }
+    }
+
+    /// Errors of `instance` against `part` (a schema from the document).
+    fn errors(&self, part: &Value, instance: &Value) -> Vec<String> {
+        let schema = json!({
+            "$schema": schema::DIALECT,
+            "$defs": self.doc["$defs"],
+            "allOf": [part],
+        });
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|err| panic!("the schema does not compile: {err}"));
+        validator
+            .iter_errors(instance)
+            .map(|err| format!("{} at {}", err, err.instance_path()))
+            .collect()
+    }
+
+    fn assert_valid(&self, part: &Value, instance: &Value, what: &str) {
+        let errors = self.errors(part, instance);
+        assert!(errors.is_empty(), "{what}: {errors:#?}\nin {instance:#}");
+    }
+
+    fn assert_invalid(&self, part: &Value, instance: &Value, what: &str) {
+        assert!(
+            !self.errors(part, instance).is_empty(),
+            "{what} should not validate: {instance:#}"
+        );
+    }
+
+    fn def(&self, name: &str) -> Value {
+        assert!(self.doc["$defs"].get(name).is_some(), "no $defs/{name}");
+        json!({ "$ref": format!("#/$defs/{name}") })
+    }
+
+    /// A whole frame the server sent, against the document's root (any
+    /// frame) and against the envelope it must be.
+    fn frame(&self, frame: &Value, envelope: &str) {
+        let root = json!({ "anyOf": self.doc["anyOf"] });
+        self.assert_valid(&root, frame, "a frame");
+        self.assert_valid(&self.def(envelope), frame, envelope);
+    }
+
+    /// A successful response to `method`: the envelope, the params that were
+    /// sent and the result.
+    fn success(&self, method: &str, params: &Value, response: &Value) {
+        self.frame(response, "Response");
+        let entry = &self.doc["methods"][method];
+        self.assert_valid(&entry["params"], params, &format!("{method} params"));
+        let result = response
+            .get("result")
+            .unwrap_or_else(|| panic!("{method} failed: {response}"));
+        self.assert_valid(&entry["result"], result, &format!("{method} result"));
+    }
+
+    /// An error response: the envelope, the error object, and its kind and
+    /// code as the document's `errors` table lists them.
+    fn error(&self, response: &Value) -> String {
+        self.frame(response, "Response");
+        let error = &response["error"];
+        self.assert_valid(&self.def("ErrorObject"), error, "the error object");
+        let kind = error["data"]["kind"].as_str().expect("error.data.kind");
+        assert_eq!(self.doc["errors"][kind]["code"], error["code"], "{kind}");
+        kind.to_owned()
+    }
+
+    /// A notification: the envelope and its params.
+    fn notification(&self, frame: &Value) {
+        self.frame(frame, "Notification");
+        let method = frame["method"].as_str().expect("a method");
+        let entry = &self.doc["notifications"][method];
+        assert!(entry.is_object(), "{method} is not in the document");
+        self.assert_valid(&entry["params"], &frame["params"], method);
+    }
+}
+
+/// Sends one request as a raw frame and returns the raw response.
+async fn call(client: &mut Client, id: i64, method: &str, params: &Value) -> Value {
+    let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    client.send_json(&request).await;
+    let response = client.recv_non_notification().await;
+    assert_eq!(response["id"], json!(id), "{response}");
+    response
+}
+
+#[tokio::test]
+async fn schema_is_served_as_the_document() {
+    let server = TestServer::start().await;
+    let (head, body) = http_get(&server, schema::PATH).await;
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(body, schema::text(), "served byte for byte as checked in");
+    let served: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(served, document());
+
+    assert_eq!(served["$schema"], json!(schema::DIALECT));
+    assert_eq!(served["version"], json!(env!("CARGO_PKG_VERSION")));
+    if let Err(err) = jsonschema::meta::validate(&served) {
+        panic!("not a valid draft 2020-12 schema: {err}");
+    }
+    for name in methods::ALL {
+        let entry = &served["methods"][name];
+        assert!(entry["params"].is_object(), "{name}: no params");
+        assert!(entry["result"].is_object(), "{name}: no result");
+    }
+    assert_eq!(
+        served["methods"].as_object().map(|m| m.len()),
+        Some(methods::ALL.len())
+    );
+    for name in [notify::EVENT, notify::PRESENCE, notify::CIRCLE_DELETED] {
+        assert!(
+            served["notifications"][name]["params"].is_object(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn schema_validates_live_traffic() {
+    let server = TestServer::start().await;
+    let contract = Contract::new();
+    let mut ana = server.connect().await;
+    let handle = unique_handle("ana");
+
+    let params = json!({"handle": handle, "password": PASSWORD, "display_name": "Ana"});
+    let registered = call(&mut ana, 1, "auth.register", &params).await;
+    contract.success("auth.register", &params, &registered);
+
+    let params = json!({"slug": "cataloguers", "name": "Cataloguers", "visibility": "public"});
+    let created = call(&mut ana, 2, "circle.create", &params).await;
+    contract.success("circle.create", &params, &created);
+
+    let params = json!({"circle": "cataloguers", "since": 0});
+    let subscribed = call(&mut ana, 3, "circle.subscribe", &params).await;
+    contract.success("circle.subscribe", &params, &subscribed);
+    // The backlog: the creator's join.
+    let join = ana.recv_json().await;
+    assert_eq!(join["params"]["event"]["kind"], json!("join"), "{join}");
+    contract.notification(&join);
+
+    // A post: its response and its `event` notification, in either order.
+    let params = json!({"circle": "cataloguers", "title": "E-books vanished", "body": "Since the move…", "tags": ["catalogue"]});
+    let request = json!({"jsonrpc": "2.0", "id": 4, "method": "post.problem", "params": params});
+    ana.send_json(&request).await;
+    let (mut response, mut notice) = (None, None);
+    while response.is_none() || notice.is_none() {
+        let frame = ana.recv_json().await;
+        if frame.get("id").is_some() {
+            response = Some(frame);
+        } else {
+            notice = Some(frame);
+        }
+    }
+    let (response, notice) = (response.unwrap_or_default(), notice.unwrap_or_default());
+    contract.success("post.problem", &params, &response);
+    assert_eq!(notice["method"], json!(notify::EVENT), "{notice}");
+    contract.notification(&notice);
+    let problem = response["result"]["event"]["id"].clone();
+
+    for (id, method, params) in [
+        (5, "circle.list", json!({})),
+        (6, "circle.members", json!({"circle": "cataloguers"})),
+        (
+            7,
+            "circle.history",
+            json!({"circle": "cataloguers", "limit": 10}),
+        ),
+        (8, "problem.list", json!({"circle": "cataloguers"})),
+        (
+            9,
+            "problem.get",
+            json!({"circle": "cataloguers", "problem": problem}),
+        ),
+    ] {
+        let response = call(&mut ana, id, method, &params).await;
+        contract.success(method, &params, &response);
+    }
+
+    // Errors: an application error, bad params, and a frame that is not JSON.
+    let missing = call(&mut ana, 10, "circle.join", &json!({"circle": "nowhere"})).await;
+    assert_eq!(contract.error(&missing), "not_found");
+    let typo = json!({"slug": "c2", "name": "C", "visibilty": "private"});
+    contract.assert_invalid(
+        &contract.doc["methods"]["circle.create"]["params"],
+        &typo,
+        "a misspelt param",
+    );
+    let refused = call(&mut ana, 11, "circle.create", &typo).await;
+    assert_eq!(contract.error(&refused), "invalid_params");
+    ana.send_text("{not json").await;
+    let parse = ana.recv_non_notification().await;
+    assert_eq!(parse["id"], Value::Null, "{parse}");
+    assert_eq!(contract.error(&parse), "parse_error");
+
+    // The schema is not vacuous: a result with a field taken away, or of the
+    // wrong type, does not validate.
+    let result = &contract.doc["methods"]["auth.register"]["result"];
+    let mut tampered = registered["result"].clone();
+    tampered.as_object_mut().map(|o| o.remove("token"));
+    contract.assert_invalid(result, &tampered, "a session without a token");
+    let mut event = notice["params"].clone();
+    event["event"]["seq"] = json!("four");
+    contract.assert_invalid(
+        &contract.doc["notifications"]["event"]["params"],
+        &event,
+        "an event with a string seq",
+    );
+    event["event"]["seq"] = json!(4);
+    event["event"]["kind"] = json!("poll");
+    contract.assert_invalid(
+        &contract.doc["notifications"]["event"]["params"],
+        &event,
+        "an event of an unknown kind",
+    );
+}
