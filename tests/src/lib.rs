@@ -216,6 +216,26 @@ impl TestServer {
     }
 }
 
+/// One HTTP/1.1 `GET path` on a fresh TCP connection, with extra header
+/// lines (each ending in `\r\n`): the response head and body.
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &str) -> (String, String) {
+    use tokio::io::AsyncWriteExt;
+    within(format!("GET {path}"), async {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n");
+        tcp.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut answer)
+            .await
+            .expect("read");
+        let answer = String::from_utf8(answer).expect("a UTF-8 answer");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        (head.to_owned(), body.to_owned())
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------
 // The server binary
 

@@ -6,7 +6,7 @@ use circles_protocol::ErrorKind;
 use circles_protocol::methods::{self as m};
 use circles_protocol::notify;
 use circles_server::config::Registration;
-use circles_tests::{Client, PASSWORD, TestServer, circle_ref, unique_handle, within};
+use circles_tests::{Client, PASSWORD, TestServer, circle_ref, http_get, unique_handle, within};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -402,37 +402,21 @@ async fn only_allowed_origins_may_open_websockets() {
     }
 }
 
-/// `GET path` with optional extra headers: the status line and body.
-async fn http_get(server: &TestServer, path: &str, headers: &str) -> (String, String) {
-    let mut tcp = tokio::net::TcpStream::connect(server.addr)
-        .await
-        .expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{headers}\r\n",
-        server.addr
-    );
-    tcp.write_all(request.as_bytes()).await.expect("send");
-    let mut answer = Vec::new();
-    within("the HTTP answer", tcp.read_to_end(&mut answer))
-        .await
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    (
-        head.lines().next().unwrap_or_default().to_owned(),
-        body.to_owned(),
-    )
+/// `GET path` with extra headers: the status line and body.
+async fn get(server: &TestServer, path: &str, headers: &str) -> (String, String) {
+    let (head, body) = http_get(server.addr, path, headers).await;
+    (head.lines().next().unwrap_or_default().to_owned(), body)
 }
 
 #[tokio::test]
 async fn the_metrics_token_guards_metrics() {
     let token = "a-long-random-metrics-token";
     let server = TestServer::start_with(|c| c.metrics_token = Some(token.into())).await;
-    let (status, _) = http_get(&server, "/metrics", "").await;
+    let (status, _) = get(&server, "/metrics", "").await;
     assert_eq!(status, "HTTP/1.1 401 Unauthorized");
-    let (status, _) = http_get(&server, "/metrics", "Authorization: Bearer wrong\r\n").await;
+    let (status, _) = get(&server, "/metrics", "Authorization: Bearer wrong\r\n").await;
     assert_eq!(status, "HTTP/1.1 401 Unauthorized");
-    let (status, body) = http_get(
+    let (status, body) = get(
         &server,
         "/metrics",
         &format!("Authorization: Bearer {token}\r\n"),

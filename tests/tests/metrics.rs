@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use circles_protocol::ErrorKind;
 use circles_tests::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// One scrape: the samples by series (`name{label="value",…}` as written)
@@ -118,21 +118,7 @@ fn parse(body: &str) -> Scrape {
 /// `GET /metrics` on a fresh TCP connection; checks the status and the
 /// content type, and parses the body.
 async fn scrape(addr: SocketAddr) -> Scrape {
-    let response = within("a scrape of /metrics", async {
-        let mut tcp = TcpStream::connect(addr).await.expect("connect");
-        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: circles\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("send the request");
-        let mut response = Vec::new();
-        tcp.read_to_end(&mut response)
-            .await
-            .expect("read the response");
-        String::from_utf8(response).expect("a UTF-8 response")
-    })
-    .await;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("an HTTP response: {response:?}"));
+    let (head, body) = http_get(addr, "/metrics", "").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let head = head.to_ascii_lowercase();
     assert!(
@@ -140,7 +126,7 @@ async fn scrape(addr: SocketAddr) -> Scrape {
         "{head}"
     );
     assert!(!head.contains("transfer-encoding"), "{head}");
-    parse(body)
+    parse(&body)
 }
 
 /// Scrapes until `done` holds for a scrape (state the server reaches on its

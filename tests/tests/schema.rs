@@ -6,28 +6,8 @@
 use circles_protocol::methods;
 use circles_protocol::notify;
 use circles_protocol::schema::{self, document};
-use circles_tests::{Client, PASSWORD, TestServer, unique_handle, within};
+use circles_tests::{Client, PASSWORD, TestServer, http_get, unique_handle};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One HTTP/1.1 GET over a raw TCP connection: the head and the body.
-async fn http_get(server: &TestServer, path: &str) -> (String, String) {
-    let mut tcp = tokio::net::TcpStream::connect(server.addr)
-        .await
-        .expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.addr
-    );
-    tcp.write_all(request.as_bytes()).await.expect("send");
-    let mut answer = Vec::new();
-    within("the HTTP answer", tcp.read_to_end(&mut answer))
-        .await
-        .expect("read");
-    let answer = String::from_utf8(answer).expect("a UTF-8 answer");
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    (head.to_owned(), body.to_owned())
-}
 
 /// Validates values against parts of the document, each part compiled with
 /// the document's `$defs` so its `$ref`s resolve.
@@ -127,7 +107,7 @@ async fn call(client: &mut Client, id: i64, method: &str, params: &Value) -> Val
 #[tokio::test]
 async fn schema_is_served_as_the_document() {
     let server = TestServer::start().await;
-    let (head, body) = http_get(&server, schema::PATH).await;
+    let (head, body) = http_get(server.addr, schema::PATH, "").await;
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     assert!(
         head.to_ascii_lowercase()
