@@ -825,6 +825,24 @@ fn corrupt(tree: &'static str, reason: impl std::fmt::Display) -> StoreError {
 mod tests {
     use super::*;
 
+    /// Opens a store just dropped: sled lets go of its lock a moment after
+    /// the last handle goes (the server's `open_store` waits the same way).
+    fn reopen_result(dir: &Path) -> StoreResult<Store> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open(dir) {
+                Err(StoreError::Locked) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn reopen(dir: &Path) -> Store {
+        reopen_result(dir).unwrap()
+    }
+
     fn circle(slug: &str) -> CircleRecord {
         CircleRecord {
             id: Uuid::now_v7(),
@@ -865,7 +883,7 @@ mod tests {
                     .unwrap();
             }
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.head(c.id).unwrap(), 300);
         let page = store.events(c.id, 255, 300, 10, usize::MAX).unwrap();
         assert_eq!(store.events(c.id, 1, 300, 10, 1).unwrap().len(), 1);
@@ -1004,13 +1022,13 @@ mod tests {
                 .unwrap();
             store.flush().await.unwrap();
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.migrated(), &[2]);
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let ana = store.account("ana").unwrap().unwrap();
         assert!(!ana.admin && ana.suspended.is_none());
         drop(store);
-        let store = Store::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert!(store.migrated().is_empty(), "it ran once");
         assert!(MIGRATIONS.windows(2).all(|w| w[0].to < w[1].to));
         assert_eq!(MIGRATIONS.last().map(|m| m.to), Some(SCHEMA_VERSION));
@@ -1027,7 +1045,7 @@ mod tests {
                 .unwrap();
             store.flush().await.unwrap();
         }
-        let err = Store::open(dir.path()).unwrap_err();
+        let err = reopen_result(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
     }
 }
