@@ -1,5 +1,5 @@
-//! The one port: `/v1/ws` (the protocol), `/v1/schema.json` (its JSON Schema),
-//! `/healthz`, `/readyz` and `/metrics`.
+//! The one port: `/` (the web client), `/v1/ws` (the protocol),
+//! `/v1/schema.json` (its JSON Schema), `/healthz`, `/readyz` and `/metrics`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -17,6 +17,8 @@ use crate::metrics::{self, Refused};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
+        .route("/", get(crate::web::index))
+        .route("/web/{name}", get(crate::web::asset))
         .route(circles_protocol::WS_PATH, get(websocket))
         .route(circles_protocol::schema::PATH, get(schema))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -32,6 +32,7 @@ pub mod store;
 mod throttle;
 mod tls;
 mod validate;
+mod web;
 
 pub use config::Config;
 

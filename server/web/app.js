@@ -1,0 +1,756 @@
+// The Circles web client: sign in, circles, the timeline of problems with
+// their critiques, live over one WebSocket that resumes where it left off.
+
+import { Rpc } from "./rpc.js";
+import { Circle } from "./circle.js";
+import { $, h, when, formError, submitting, tabs } from "./dom.js";
+
+const TOKEN = "circles.token";
+const endpoint = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/ws`;
+
+const state = {
+  me: null, // { handle, display_name } once signed in
+  circles: new Map(), // slug -> Circle
+  open: null, // the Circle on screen
+  // slug -> subscribes in flight: events that arrive before the answer
+  // belong to the replaced subscription and come again after it.
+  subscribing: new Map(),
+  pendingJoin: null, // { circle, invite } from a #/join link, until signed in
+};
+
+// Per-item DOM of the open circle, keyed by post or event id, so a live
+// change redraws one item and never shows anything twice.
+const rendered = new Map();
+// Forms that must survive redraws (a half-written critique), keyed by id.
+const critiqueForms = new Map();
+const editForms = new Map();
+
+const rpc = new Rpc(endpoint, { onOpen: resume, onNotify: notified, onState: showStatus, onSignedOut: signedOut });
+
+// ---------------------------------------------------------------- session
+
+async function resume() {
+  state.subscribing.clear();
+  const token = localStorage.getItem(TOKEN);
+  if (!token) return;
+  let me;
+  try {
+    me = await rpc.call("auth.token", { token });
+  } catch (err) {
+    if (err.kind === "unauthenticated" || err.kind === "forbidden") {
+      signedOut(err.message);
+      return;
+    }
+    throw err;
+  }
+  enterApp(me);
+  await refresh();
+  if (state.pendingJoin) await joinFromLink();
+}
+
+function enterApp(me) {
+  state.me = me;
+  $("#me").textContent = `@${me.handle}`;
+  $("#welcome").hidden = true;
+  $("#app").hidden = false;
+}
+
+async function signIn(method, params) {
+  const { handle, token } = await rpc.call(method, params);
+  localStorage.setItem(TOKEN, token);
+  enterApp({ handle, display_name: params.display_name || handle });
+  await refresh();
+  if (state.pendingJoin) await joinFromLink();
+  else if (!location.hash.startsWith("#/c/")) $("#main").focus();
+}
+
+function signedOut(reason) {
+  localStorage.removeItem(TOKEN);
+  state.me = null;
+  state.circles.clear();
+  closeCircle();
+  $("#app").hidden = true;
+  $("#welcome").hidden = false;
+  formError($("#sign-in"), reason ? `Signed out: ${reason}` : null);
+}
+
+// ---------------------------------------------------------------- circles
+
+/** Reloads the circle list and (re)subscribes: the start of every connection. */
+async function refresh() {
+  const { circles } = await rpc.call("circle.list");
+  const listed = new Set();
+  for (const info of circles) {
+    listed.add(info.slug);
+    const known = state.circles.get(info.slug);
+    if (known) known.info = { ...info, head: Math.max(info.head, known.lastSeq) };
+    else state.circles.set(info.slug, new Circle(info));
+  }
+  for (const slug of [...state.circles.keys()]) {
+    if (!listed.has(slug)) state.circles.delete(slug);
+  }
+  if (state.open && !listed.has(state.open.slug)) closeCircle();
+  renderSidebar();
+  const wanted = routeSlug();
+  await Promise.all(
+    [...state.circles.values()]
+      .filter((c) => c.isMember || c.slug === wanted)
+      .map((c) => subscribe(c, c.slug === wanted)),
+  );
+  if (wanted) await openCircle(wanted);
+}
+
+/**
+ * Subscribes to a circle's events. With `whole`, the page needs its log
+ * from the start (to show it); otherwise it resumes from what it has, or
+ * follows live events only (enough for the unread count).
+ */
+async function subscribe(circle, whole) {
+  let since = circle.lastSeq;
+  if (whole && !circle.complete) {
+    const fresh = new Circle(circle.info);
+    fresh.complete = true;
+    state.circles.set(circle.slug, fresh);
+    circle = fresh;
+    since = 0;
+  } else if (!circle.complete && since === 0) {
+    since = circle.info.head;
+    circle.lastSeq = since;
+  }
+  const slug = circle.slug;
+  state.subscribing.set(slug, (state.subscribing.get(slug) ?? 0) + 1);
+  try {
+    const { head } = await rpc.call("circle.subscribe", { circle: slug, since });
+    circle.liveFrom = head;
+  } finally {
+    state.subscribing.set(slug, state.subscribing.get(slug) - 1);
+  }
+  return circle;
+}
+
+function notified(method, params) {
+  if (method === "event") received(params.circle, params.event);
+  else if (method === "presence") presence(params);
+  else if (method === "circle_deleted") deleted(params.circle);
+}
+
+function received(slug, event) {
+  const circle = state.circles.get(slug);
+  if (!circle || state.subscribing.get(slug) > 0) return;
+  const changed = circle.apply(event);
+  if (event.author === state.me?.handle && event.seq > circle.info.read) circle.info.read = event.seq;
+  if (circle === state.open) {
+    if (changed) drawItem(changed, true);
+    if (event.seq > circle.liveFrom) announce(circle, event);
+    if (["join", "leave", "remove"].includes(event.kind)) loadMembers(circle);
+    markRead();
+  }
+  affectsMe(circle, event);
+  renderSidebar();
+}
+
+/** Events that change what this user may do in the circle. */
+function affectsMe(circle, event) {
+  const me = state.me?.handle;
+  const gone = (event.kind === "leave" && event.author === me) || (event.kind === "remove" && event.member === me);
+  if (gone) {
+    delete circle.info.role;
+    if (circle === state.open) redraw();
+    if (event.kind === "remove") toast(`You were removed from ${circle.info.name}${event.reason ? `: ${event.reason}` : ""}`);
+  }
+}
+
+function presence({ circle: slug, handle, online }) {
+  const circle = state.circles.get(slug);
+  const member = circle?.members.get(handle);
+  if (!member) return;
+  member.online = online;
+  if (circle === state.open) renderMembers();
+}
+
+function deleted(slug) {
+  const circle = state.circles.get(slug);
+  state.circles.delete(slug);
+  if (circle && circle === state.open) {
+    location.hash = "";
+    toast(`The circle ${circle.info.name} was deleted by the server's admins.`);
+  }
+  renderSidebar();
+}
+
+function routeSlug() {
+  const match = /^#\/c\/([a-z0-9-]+)$/.exec(location.hash);
+  return match ? match[1] : null;
+}
+
+async function route() {
+  const join = /^#\/join\/([a-z0-9-]+)\/(.+)$/.exec(location.hash);
+  if (join) {
+    state.pendingJoin = { circle: join[1], invite: decodeURIComponent(join[2]) };
+    if (state.me) await joinFromLink();
+    return;
+  }
+  const slug = routeSlug();
+  if (!slug) return closeCircle();
+  if (state.me && rpc.socket) await openCircle(slug).catch((err) => toast(err.message));
+}
+
+async function joinFromLink() {
+  const { circle, invite } = state.pendingJoin;
+  state.pendingJoin = null;
+  try {
+    await join(circle, invite);
+  } catch (err) {
+    if (err.kind !== "conflict") toast(err.message); // conflict: already a member
+  }
+  location.hash = `#/c/${circle}`;
+}
+
+async function join(slug, invite) {
+  const { circle: info } = await rpc.call("circle.join", invite ? { circle: slug, invite } : { circle: slug });
+  const circle = state.circles.get(slug);
+  if (circle) circle.info = { ...info, head: Math.max(info.head, circle.lastSeq) };
+  else state.circles.set(slug, new Circle(info));
+  await subscribe(state.circles.get(slug), routeSlug() === slug);
+  renderSidebar();
+  if (state.open?.slug === slug) redraw();
+}
+
+async function openCircle(slug) {
+  let circle = state.circles.get(slug);
+  if (!circle) {
+    // Not listed: a private circle this user is not in, or a stale link.
+    toast(`There is no circle "${slug}" you can open.`);
+    location.hash = "";
+    return;
+  }
+  if (!circle.complete) circle = await subscribe(circle, true);
+  if (state.open === circle) return; // already on screen (a reconnect)
+  state.open = circle;
+  critiqueForms.clear();
+  editForms.clear();
+  $("#nothing-open").hidden = true;
+  $("#circle").hidden = false;
+  $("#sidebar").classList.remove("shown");
+  $("#menu-toggle").setAttribute("aria-expanded", "false");
+  drawCircleHead();
+  const readBefore = circle.info.read;
+  await loadMembers(circle);
+  drawTimeline(readBefore);
+  markRead();
+  renderSidebar();
+}
+
+function closeCircle() {
+  state.open = null;
+  rendered.clear();
+  $("#timeline").replaceChildren();
+  $("#members").replaceChildren();
+  $("#circle").hidden = true;
+  $("#nothing-open").hidden = false;
+}
+
+async function loadMembers(circle) {
+  const { members } = await rpc.call("circle.members", { circle: circle.slug });
+  circle.members = new Map(members.map((m) => [m.handle, m]));
+  if (circle === state.open) renderMembers();
+}
+
+/** Moves the read marker to the newest event while the circle is on screen. */
+function markRead() {
+  const circle = state.open;
+  if (!circle?.isMember || document.visibilityState !== "visible") return;
+  if (circle.lastSeq > circle.info.read) {
+    circle.info.read = circle.lastSeq;
+    rpc.notify("circle.read", { circle: circle.slug, seq: circle.lastSeq });
+    renderSidebar();
+  }
+}
+
+// ---------------------------------------------------------------- drawing
+
+function unread(circle) {
+  return circle.isMember ? Math.max(0, circle.info.head - circle.info.read) : 0;
+}
+
+function renderSidebar() {
+  const entry = (circle) => {
+    const count = unread(circle);
+    return h(
+      "li",
+      {},
+      h(
+        "a",
+        { href: `#/c/${circle.slug}`, "aria-current": circle === state.open ? "page" : undefined, dataset: { slug: circle.slug } },
+        h("span", { class: "name" }, circle.info.name),
+        circle.info.visibility === "private" ? h("span", { class: "muted" }, " (private)") : null,
+        count ? h("span", { class: "badge unread-count", "aria-label": `${count} unread` }, String(count)) : null,
+      ),
+    );
+  };
+  const all = [...state.circles.values()];
+  const mine = all.filter((c) => c.isMember);
+  const others = all.filter((c) => !c.isMember);
+  $("#my-circles").replaceChildren(...(mine.length ? mine.map(entry) : [h("li", { class: "muted" }, "None yet")]));
+  $("#other-circles").replaceChildren(...(others.length ? others.map(entry) : [h("li", { class: "muted" }, "None to join")]));
+  const total = mine.reduce((n, c) => n + unread(c), 0);
+  document.title = total ? `(${total}) Circles` : "Circles";
+}
+
+function drawCircleHead() {
+  const circle = state.open;
+  $("#circle-name").textContent = circle.info.name;
+  $("#circle-purpose").textContent = circle.info.purpose;
+  $("#invite").hidden = !circle.isFacilitator;
+  $("#leave").hidden = !circle.isMember;
+  $("#join-bar").hidden = circle.isMember;
+  $("#composer").hidden = !circle.isMember;
+}
+
+/** Draws the open circle's whole timeline, scrolled to what is new. */
+function drawTimeline(readBefore) {
+  rendered.clear();
+  const list = $("#timeline");
+  list.replaceChildren();
+  const circle = state.open;
+  for (const id of circle.order) drawItem(id, false);
+  // A divider above the first event that is new since the last visit.
+  const firstNew = circle.order.find((id) => circle.items.get(id).seq > readBefore);
+  const target = firstNew ? rendered.get(firstNew) : list.lastElementChild;
+  if (firstNew && readBefore > 0) target.before(h("li", { class: "new-divider", role: "separator" }, "New"));
+  target?.scrollIntoView({ block: firstNew ? "start" : "end" });
+}
+
+/** Redraws the open circle in place, after this user's role changed. */
+function redraw() {
+  drawCircleHead();
+  for (const id of state.open.order) drawItem(id, false);
+}
+
+/** Draws (or redraws in place) one top-level timeline item. */
+function drawItem(id, live) {
+  const item = state.open.items.get(id);
+  const list = $("#timeline");
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const el =
+    item.kind === "problem" ? problemCard(item) : item.kind === "note" ? noteItem(item) : systemLine(item);
+  const old = rendered.get(id);
+  // A half-written critique or edit moves into the redrawn item: keep its focus.
+  const focused = old?.contains(document.activeElement) ? document.activeElement : null;
+  if (old) old.replaceWith(el);
+  else list.append(el);
+  rendered.set(id, el);
+  if (focused && el.contains(focused)) focused.focus({ preventScroll: true });
+  if (live && !old && (nearBottom || item.author === state.me.handle)) el.scrollIntoView({ block: "end" });
+}
+
+function person(handle) {
+  const member = state.open.members.get(handle);
+  const name = member?.display_name;
+  return h(
+    "span",
+    { class: "person" },
+    name && name !== handle ? h("strong", {}, name, " ") : null,
+    h("span", { class: name && name !== handle ? "muted" : "handle" }, `@${handle}`),
+  );
+}
+
+function meta(item, ...extra) {
+  return h("p", { class: "meta" }, person(item.author), " · ", when(item.at), item.edited ? " · edited" : "", ...extra);
+}
+
+function withdrawn(item, what) {
+  return h("li", { class: `item ${item.kind} retracted`, dataset: { id: item.id, seq: item.seq } }, h("p", { class: "muted" }, `${what} withdrawn`));
+}
+
+function problemCard(p) {
+  if (p.retracted) return withdrawn(p, "A problem was");
+  const circle = state.open;
+  const me = state.me.handle;
+  const mine = p.author === me;
+  const resolved = p.resolution !== null;
+  const critiques = p.critiques.map((id) => circle.items.get(id));
+  const live = critiques.filter((c) => !c.retracted);
+  const actions = [];
+  if (circle.isMember) {
+    actions.push(h("button", { type: "button", class: "primary small", onclick: () => openCritique(p) }, mine ? "Reply" : "Critique"));
+    if (!mine) {
+      const said = p.metoos.includes(me);
+      actions.push(
+        h("button", { type: "button", class: "small metoo", "aria-pressed": String(said), disabled: said, onclick: () => post("problem.metoo", { problem: p.id }) }, said ? "You have this too" : "Me too"),
+      );
+    }
+    if (mine && !resolved) actions.push(h("button", { type: "button", class: "small resolve", onclick: () => openResolve(p) }, "Mark resolved"));
+    actions.push(...ownerActions(p));
+  }
+  const el = h(
+    "li",
+    { class: `item problem${resolved ? " resolved" : ""}`, dataset: { id: p.id, seq: p.seq } },
+    h(
+      "article",
+      { "aria-labelledby": `title-${p.id}` },
+      h(
+        "header",
+        { class: "problem-head" },
+        h("span", { class: `badge ${resolved ? "resolved" : "open"}` }, resolved ? "Resolved" : "Open"),
+        h("h3", { id: `title-${p.id}` }, p.title),
+      ),
+      meta(p, p.metoos.length ? ` · ${p.metoos.length} ${p.metoos.length === 1 ? "peer has" : "peers have"} this too` : ""),
+      editForms.get(p.id) ?? (p.body ? h("div", { class: "body" }, p.body) : null),
+      p.tags.length ? h("ul", { class: "tags", "aria-label": "Tags" }, p.tags.map((t) => h("li", {}, `#${t}`))) : null,
+      resolved
+        ? h("p", { class: "resolution" }, "✓ Resolved by ", person(p.resolution.by), " · ", when(p.resolution.at),
+          p.resolution.helpful.length ? ` · ${p.resolution.helpful.length} helpful critique${p.resolution.helpful.length === 1 ? "" : "s"}` : "")
+        : null,
+      h("div", { class: "actions" }, actions),
+      h("h4", { class: "visually-hidden" }, "Critiques"),
+      live.length || critiques.length
+        ? h("ol", { class: "critiques", "aria-label": `${live.length} critique${live.length === 1 ? "" : "s"}` }, critiques.map(critiqueItem))
+        : circle.isMember && !resolved ? h("p", { class: "muted waiting" }, "No critiques yet.") : null,
+      critiqueForms.get(p.id) ?? null,
+    ),
+  );
+  return el;
+}
+
+function critiqueItem(c) {
+  if (c.retracted) return h("li", { class: "critique retracted", dataset: { id: c.id, seq: c.seq } }, h("p", { class: "muted" }, "A critique was withdrawn"));
+  return h(
+    "li",
+    { class: `critique${c.helpful ? " helpful" : ""}`, dataset: { id: c.id, seq: c.seq } },
+    meta(c, c.helpful ? h("span", { class: "badge helpful" }, "✓ helped") : null),
+    editForms.get(c.id) ?? h("div", { class: "body" }, c.body),
+    h("div", { class: "actions" }, ownerActions(c)),
+  );
+}
+
+function noteItem(n) {
+  if (n.retracted) return withdrawn(n, "A note was");
+  return h(
+    "li",
+    { class: "item note", dataset: { id: n.id, seq: n.seq } },
+    meta(n),
+    editForms.get(n.id) ?? h("div", { class: "body" }, n.body),
+    h("div", { class: "actions" }, ownerActions(n)),
+  );
+}
+
+function systemLine(e) {
+  const text = {
+    join: e.role === "facilitator" ? "started the circle" : "joined",
+    leave: "left",
+    remove: `removed @${e.member}${e.reason ? `: ${e.reason}` : ""}`,
+  }[e.kind];
+  return h("li", { class: "item system", dataset: { id: e.id, seq: e.seq } }, person(e.author), ` ${text} · `, when(e.at));
+}
+
+/** Edit and withdraw, for the author (withdraw also for facilitators). */
+function ownerActions(item) {
+  const mine = item.author === state.me.handle;
+  const circle = state.open;
+  if (!circle.isMember || editForms.has(item.id)) return [];
+  const buttons = [];
+  if (mine) buttons.push(h("button", { type: "button", class: "link", onclick: () => openEdit(item) }, "Edit"));
+  if (mine || circle.isFacilitator) {
+    buttons.push(
+      h("button", { type: "button", class: "link", onclick: () => {
+        if (confirm("Withdraw this post? Its text is erased for everyone.")) post("post.retract", { post: item.id });
+      } }, "Withdraw"),
+    );
+  }
+  return buttons;
+}
+
+function renderMembers() {
+  const circle = state.open;
+  const members = [...circle.members.values()];
+  $("#online-count").textContent = `(${members.filter((m) => m.online).length} of ${members.length} online)`;
+  $("#members").replaceChildren(
+    ...members.map((m) =>
+      h(
+        "li",
+        { class: m.online ? "online" : "offline", dataset: { handle: m.handle } },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        h("span", {}, m.display_name === m.handle ? `@${m.handle}` : [m.display_name, " ", h("span", { class: "muted" }, `@${m.handle}`)]),
+        m.role === "facilitator" ? h("span", { class: "badge" }, "facilitator") : null,
+        h("span", { class: "visually-hidden" }, m.online ? " online" : " offline"),
+      ),
+    ),
+  );
+}
+
+function announce(circle, event) {
+  if (event.author === state.me.handle) return;
+  const what = { problem: `brought a problem: ${event.title}`, critique: "wrote a critique", note: "wrote a note", resolve: "resolved a problem" }[event.kind];
+  if (what) $("#announce").textContent = `@${event.author} ${what}`;
+}
+
+let toastTimer;
+function toast(message) {
+  const el = $("#toast");
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.hidden = true), 8000);
+}
+
+let countdown;
+function showStatus(status, detail) {
+  const el = $("#status");
+  el.dataset.state = status;
+  clearInterval(countdown);
+  if (status === "online") el.textContent = "";
+  else if (status === "connecting") el.textContent = "Connecting…";
+  else {
+    const tick = () => {
+      const secs = Math.max(0, Math.ceil((detail.retryAt - Date.now()) / 1000));
+      el.replaceChildren(`Offline, reconnecting in ${secs} s `, h("button", { type: "button", class: "link", onclick: () => rpc.reconnectNow() }, "Retry now"));
+    };
+    tick();
+    countdown = setInterval(tick, 1000);
+  }
+}
+
+// ---------------------------------------------------------------- acting
+
+/** Calls a method on the open circle; shows what went wrong and answers null. */
+async function post(method, params) {
+  try {
+    return await rpc.call(method, { circle: state.open.slug, ...params });
+  } catch (err) {
+    toast(err.message);
+    return null;
+  }
+}
+
+function openCritique(problem) {
+  let form = critiqueForms.get(problem.id);
+  if (!form) {
+    const area = h("textarea", { name: "body", rows: "3", required: true, placeholder: "Your experience, a suggestion, a question…", "aria-label": `Critique of ${problem.title}` });
+    form = h(
+      "form",
+      { class: "critique-form", novalidate: true },
+      area,
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary small" }, "Send critique"),
+        h("button", { type: "button", class: "small", onclick: () => { critiqueForms.delete(problem.id); drawItem(problem.id, false); } }, "Cancel")),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = area.value.trim();
+      if (!body) return formError(form, "Write something first.");
+      const ok = await submitting(form, () => rpc.call("post.critique", { circle: state.open.slug, problem: problem.id, body }));
+      if (ok) {
+        critiqueForms.delete(problem.id);
+        drawItem(problem.id, false);
+      }
+    });
+    submitOnEnter(area, form);
+    critiqueForms.set(problem.id, form);
+    drawItem(problem.id, false);
+  }
+  form.querySelector("textarea").focus();
+}
+
+function openEdit(item) {
+  const top = state.open.topOf(item);
+  const fields = [];
+  if (item.kind === "problem") fields.push(h("input", { name: "title", value: item.title, maxlength: "200", "aria-label": "Title" }));
+  const area = h("textarea", { name: "body", rows: "3", "aria-label": "Text" });
+  area.value = item.body;
+  const form = h(
+    "form",
+    { class: "edit-form", novalidate: true },
+    ...fields,
+    area,
+    h("p", { class: "form-error", role: "alert", hidden: true }),
+    h("div", { class: "row" },
+      h("button", { type: "submit", class: "primary small" }, "Save"),
+      h("button", { type: "button", class: "small", onclick: () => { editForms.delete(item.id); drawItem(top, false); } }, "Cancel")),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const params = { circle: state.open.slug, post: item.id, body: area.value };
+    if (item.kind === "problem") params.title = form.elements.title.value;
+    const ok = await submitting(form, () => rpc.call("post.edit", params));
+    if (ok) {
+      editForms.delete(item.id);
+      drawItem(top, false);
+    }
+  });
+  editForms.set(item.id, form);
+  drawItem(top, false);
+  area.focus();
+}
+
+function openResolve(problem) {
+  const dialog = $("#resolve-dialog");
+  const form = $("#resolve-form");
+  const critiques = problem.critiques.map((id) => state.open.items.get(id)).filter((c) => !c.retracted);
+  const box = $("#resolve-critiques");
+  box.replaceChildren(
+    h("legend", {}, critiques.length ? "Which critiques helped?" : "No critiques yet: resolve it anyway?"),
+    ...critiques.map((c) =>
+      h("label", { class: "inline" }, h("input", { type: "checkbox", name: "helpful", value: c.id }), " ", `@${c.author}: ${excerpt(c.body)}`),
+    ),
+  );
+  formError(form, null);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const helpful = [...form.querySelectorAll("input[name=helpful]:checked")].map((i) => i.value);
+    const ok = await submitting(form, () => rpc.call("problem.resolve", { circle: state.open.slug, problem: problem.id, helpful }));
+    if (ok) dialog.close();
+  };
+  dialog.showModal();
+}
+
+function excerpt(text) {
+  const chars = [...text];
+  return chars.length > 80 ? `${chars.slice(0, 80).join("")}…` : text;
+}
+
+/** Enter sends, Shift+Enter starts a new line. */
+function submitOnEnter(area, form) {
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+function slugify(name) {
+  return name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+}
+
+function wire() {
+  tabs($("#welcome .tabs"), (tab) => $(`#${tab.getAttribute("aria-controls")} input`).focus());
+  const compose = tabs($("#composer .tabs"), (tab) => $(`#${tab.getAttribute("aria-controls")} [name]`).focus());
+
+  $("#sign-in").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    submitting(e.target, () => signIn("auth.login", { handle: f.handle.value.trim(), password: f.password.value }));
+  });
+  $("#sign-up").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    const params = { handle: f.handle.value.trim(), password: f.password.value };
+    if (f.display_name.value.trim()) params.display_name = f.display_name.value.trim();
+    if (f.invite.value.trim()) params.invite = f.invite.value.trim();
+    submitting(e.target, () => signIn("auth.register", params));
+  });
+  $("#sign-out").addEventListener("click", async () => {
+    await rpc.call("auth.logout").catch(() => {});
+    signedOut(null);
+    location.hash = "";
+  });
+
+  const noteForm = $("#note-form");
+  submitOnEnter(noteForm.elements.body, noteForm);
+  noteForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = noteForm.elements.body.value;
+    if (!body.trim()) return;
+    if (await submitting(noteForm, () => rpc.call("post.note", { circle: state.open.slug, body }))) noteForm.reset();
+    noteForm.elements.body.focus();
+  });
+  const problemForm = $("#problem-form");
+  problemForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = problemForm.elements;
+    if (!f.title.value.trim()) return formError(problemForm, "Give the problem a one-line summary.");
+    const params = { circle: state.open.slug, title: f.title.value.trim(), body: f.body.value, tags: f.tags.value.split(/[\s,]+/).filter(Boolean) };
+    if (await submitting(problemForm, () => rpc.call("post.problem", params))) {
+      problemForm.reset();
+      compose($("#tab-note"));
+    }
+  });
+
+  $("#join").addEventListener("click", () => join(state.open.slug).catch((err) => toast(err.message)));
+  $("#leave").addEventListener("click", async () => {
+    const circle = state.open;
+    if (!confirm(`Leave ${circle.info.name}?`)) return;
+    if (!(await post("circle.leave", {}))) return;
+    // A private circle cannot be read once left.
+    if (circle.info.visibility === "private") location.hash = "";
+    await refresh();
+  });
+  $("#invite").addEventListener("click", async () => {
+    const answer = await post("circle.invite", {});
+    if (!answer) return;
+    const { invite, expires_at } = answer;
+    const link = `${location.origin}/#/join/${state.open.slug}/${encodeURIComponent(invite)}`;
+    $("#invite-link").value = link;
+    $("#invite-code").value = invite;
+    $("#invite-expiry").textContent = `Expires ${new Date(expires_at).toLocaleString()}.`;
+    $("#invite-dialog").showModal();
+    $("#invite-link").select();
+  });
+  $("#show-members").addEventListener("click", (e) => {
+    const shown = $("#members-panel").classList.toggle("shown");
+    e.target.setAttribute("aria-expanded", String(shown));
+  });
+  $("#menu-toggle").addEventListener("click", (e) => {
+    const shown = $("#sidebar").classList.toggle("shown");
+    e.target.setAttribute("aria-expanded", String(shown));
+  });
+
+  const create = $("#create-form");
+  let slugTouched = false;
+  create.elements.slug.addEventListener("input", () => (slugTouched = true));
+  create.elements.name.addEventListener("input", () => {
+    if (!slugTouched) create.elements.slug.value = slugify(create.elements.name.value);
+  });
+  $("#new-circle").addEventListener("click", () => {
+    create.reset();
+    slugTouched = false;
+    formError(create, null);
+    $("#create-dialog").showModal();
+  });
+  create.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = create.elements;
+    const params = { slug: f.slug.value.trim(), name: f.name.value.trim(), purpose: f.purpose.value.trim(), visibility: f.visibility.value, max_members: Number(f.max_members.value) };
+    const ok = await submitting(create, async () => {
+      const { circle } = await rpc.call("circle.create", params);
+      state.circles.set(circle.slug, new Circle(circle));
+    });
+    if (ok) {
+      $("#create-dialog").close();
+      location.hash = `#/c/${params.slug}`;
+    }
+  });
+
+  const code = $("#code-form");
+  $("#use-code").addEventListener("click", () => {
+    code.reset();
+    formError(code, null);
+    $("#code-dialog").showModal();
+  });
+  code.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const slug = code.elements.circle.value.trim();
+    const ok = await submitting(code, () => join(slug, code.elements.invite.value.trim()));
+    if (ok) {
+      $("#code-dialog").close();
+      location.hash = `#/c/${slug}`;
+    }
+  });
+
+  for (const button of document.querySelectorAll("dialog .cancel")) {
+    button.addEventListener("click", () => button.closest("dialog").close());
+  }
+  addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", markRead);
+}
+
+wire();
+if (localStorage.getItem(TOKEN)) {
+  $("#app").hidden = false;
+} else {
+  $("#welcome").hidden = false;
+}
+route();
+rpc.start();

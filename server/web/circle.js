@@ -1,0 +1,108 @@
+// One circle as the page knows it: a fold over its event log (protocol.md
+// section 4), kept up to date one event at a time.
+
+const SYSTEM_KINDS = new Set(["join", "leave", "remove"]);
+
+export class Circle {
+  constructor(info) {
+    this.info = info;
+    // The last seq applied: where a subscription resumes after a reconnect.
+    this.lastSeq = 0;
+    // Whether the log was read from the start (the timeline can be shown).
+    this.complete = false;
+    // Ids of the timeline's top-level items (problems, notes, joins…), in seq order.
+    this.order = [];
+    this.items = new Map();
+    this.members = new Map();
+  }
+
+  get slug() {
+    return this.info.slug;
+  }
+
+  get isMember() {
+    return this.info.role !== undefined;
+  }
+
+  get isFacilitator() {
+    return this.info.role === "facilitator";
+  }
+
+  /**
+   * Applies one event. Returns the id of the top-level item it changed (a
+   * critique changes its problem), or null for an event already applied or
+   * one that shows nothing. Events of a kind this page does not know are
+   * skipped, as the protocol asks.
+   */
+  apply(event) {
+    if (event.seq <= this.lastSeq) return null;
+    this.lastSeq = event.seq;
+    this.info.head = Math.max(this.info.head ?? 0, event.seq);
+    const base = { id: event.id, seq: event.seq, kind: event.kind, author: event.author, at: event.at };
+    const retracted = event.retracted === true;
+    switch (event.kind) {
+      case "problem":
+        return this.add({
+          ...base, retracted, edited: false, title: event.title, body: event.body,
+          tags: event.tags ?? [], critiques: [], metoos: [], resolution: null,
+        });
+      case "note":
+        return this.add({ ...base, retracted, edited: false, body: event.body });
+      case "critique": {
+        const problem = this.items.get(event.problem);
+        if (!problem) return null;
+        this.items.set(event.id, {
+          ...base, retracted, edited: false, body: event.body, problem: problem.id, helpful: false,
+        });
+        problem.critiques.push(event.id);
+        return problem.id;
+      }
+      case "edit": {
+        const post = this.items.get(event.post);
+        if (!post) return null;
+        if (event.title !== undefined) post.title = event.title;
+        if (event.body !== undefined) post.body = event.body;
+        post.edited = true;
+        return this.topOf(post);
+      }
+      case "retract": {
+        const post = this.items.get(event.post);
+        if (!post) return null;
+        post.retracted = true;
+        post.title = "";
+        post.body = "";
+        post.tags = [];
+        return this.topOf(post);
+      }
+      case "resolve": {
+        const problem = this.items.get(event.problem);
+        if (!problem) return null;
+        problem.resolution = { by: event.author, at: event.at, helpful: event.helpful ?? [] };
+        for (const id of problem.resolution.helpful) {
+          const critique = this.items.get(id);
+          if (critique) critique.helpful = true;
+        }
+        return problem.id;
+      }
+      case "metoo": {
+        const problem = this.items.get(event.problem);
+        if (!problem) return null;
+        problem.metoos.push(event.author);
+        return problem.id;
+      }
+      default:
+        if (!SYSTEM_KINDS.has(event.kind)) return null;
+        return this.add({ ...base, role: event.role, member: event.member, reason: event.reason });
+    }
+  }
+
+  add(item) {
+    this.items.set(item.id, item);
+    this.order.push(item.id);
+    return item.id;
+  }
+
+  topOf(post) {
+    return post.kind === "critique" ? post.problem : post.id;
+  }
+}
