@@ -9,6 +9,7 @@
 //!   [`Client::connect_tls`] opens the same over wss://.
 //!
 //! - [`bench`]: raw-socket helpers for the `loadgen` and `hostile` binaries.
+//! - [`browser`]: headless Chromium over WebDriver, for web front ends.
 //!
 //! Every wait is bounded by [`TIMEOUT`] and panics with what it waited for:
 //! a test never sleeps to let the server catch up, it waits for a specific
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod browser;
 pub mod cli;
 
 use std::collections::VecDeque;
