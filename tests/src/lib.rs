@@ -124,9 +124,13 @@ impl TestServer {
     }
 
     async fn launch(&mut self) {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        self.launch_at(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    }
+
+    async fn launch_at(&mut self, addr: SocketAddr) {
+        let listener = TcpListener::bind(addr)
             .await
-            .expect("bind 127.0.0.1:0");
+            .unwrap_or_else(|err| panic!("bind {addr}: {err}"));
         self.addr = listener.local_addr().expect("listener address");
         let mut config = self.config.clone();
         config.listen = self.addr;
@@ -164,6 +168,19 @@ impl TestServer {
     pub async fn restart(&mut self) {
         self.stop().await;
         self.launch().await;
+    }
+
+    /// Stops the server and starts it again on the same data dir and the same
+    /// port, as clients that reconnect to one address see a restart.
+    pub async fn restart_on_same_port(&mut self) {
+        self.stop().await;
+        self.start_again_on_same_port().await;
+    }
+
+    /// Starts the server again after [`TestServer::stop`], on its last port.
+    pub async fn start_again_on_same_port(&mut self) {
+        assert!(self.running.is_none(), "the server is already running");
+        self.launch_at(self.addr).await;
     }
 
     /// Starts the server again on the same data dir after [`TestServer::stop`].

@@ -1,0 +1,507 @@
+//! The bundled web client (server/web/) in headless Chromium against a real
+//! server: two peers working a problem live, a reload, a server restart,
+//! invites, unread counts, presence, the keyboard; plus its HTTP headers.
+//! Screenshots of the main screens go to the artifacts dir (see browser.rs).
+
+use circles_tests::browser::{Browser, Page};
+use circles_tests::{Client, PASSWORD, TestServer, http_get};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn page_url(server: &TestServer) -> String {
+    format!("http://{}/", server.addr)
+}
+
+/// A JavaScript string literal for `text`.
+fn js(text: &str) -> String {
+    Value::String(text.into()).to_string()
+}
+
+/// Waits until the element matching `css` is shown (not hidden by the app
+/// or by CSS), so that it can be clicked.
+async fn visible(page: &Page, css: &str) {
+    page.wait_until(&format!(
+        "(e => e !== null && e.getClientRects().length > 0)(document.querySelector({}))",
+        js(css)
+    ))
+    .await;
+}
+
+async fn click_visible(page: &Page, css: &str) {
+    visible(page, css).await;
+    page.click(css).await;
+}
+
+async fn signed_in(page: &Page) {
+    page.wait_until(
+        "document.getElementById('welcome').hidden && !document.getElementById('app').hidden \
+         && document.getElementById('status').textContent === ''",
+    )
+    .await;
+}
+
+async fn sign_up(page: &Page, server: &TestServer, handle: &str, display_name: &str) {
+    page.goto(&page_url(server)).await;
+    click_visible(page, "#tab-sign-up").await;
+    page.fill("#sign-up [name=handle]", handle).await;
+    page.fill("#sign-up [name=display_name]", display_name)
+        .await;
+    page.fill("#sign-up [name=password]", PASSWORD).await;
+    page.click("#sign-up button[type=submit]").await;
+    signed_in(page).await;
+}
+
+async fn create_circle(page: &Page, name: &str, slug: &str, private: bool) {
+    click_visible(page, "#new-circle").await;
+    visible(page, "#create-form [name=name]").await;
+    page.fill("#create-form [name=name]", name).await;
+    // The short name follows the name until it is edited.
+    let derived = page
+        .eval(
+            "return document.querySelector('#create-form [name=slug]').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(derived, json!(slug), "the slug derived from {name:?}");
+    page.fill(
+        "#create-form [name=purpose]",
+        "Metadata problems in public libraries",
+    )
+    .await;
+    if private {
+        page.click("#create-form [name=visibility][value=private]")
+            .await;
+    }
+    page.click("#create-form button[type=submit]").await;
+    page.wait_for_text("#circle-name", name).await;
+}
+
+/// Opens a circle from the sidebar (behind the menu button at phone width).
+async fn open_circle(page: &Page, slug: &str, name: &str) {
+    let link = format!("#sidebar a[data-slug={slug}]");
+    let phone = page
+        .eval(
+            "return getComputedStyle(document.getElementById('menu-toggle')).display !== 'none';",
+            vec![],
+        )
+        .await;
+    if phone == json!(true) {
+        page.click("#menu-toggle").await;
+    }
+    click_visible(page, &link).await;
+    page.wait_for_text("#circle-name", name).await;
+}
+
+async fn post_note(page: &Page, body: &str) {
+    click_visible(page, "#tab-note").await;
+    page.fill("#note-form textarea", body).await;
+    page.press_enter("#note-form textarea").await;
+    page.wait_for_text("#timeline .note .body", body).await;
+    // Sent: the composer is empty again.
+    page.wait_until("document.querySelector('#note-form textarea').value === ''")
+        .await;
+}
+
+async fn post_problem(page: &Page, title: &str, body: &str, tags: &str) {
+    click_visible(page, "#tab-problem").await;
+    page.fill("#problem-form [name=title]", title).await;
+    page.fill("#problem-form [name=body]", body).await;
+    page.fill("#problem-form [name=tags]", tags).await;
+    page.click("#problem-form button[type=submit]").await;
+    page.wait_for_text("#timeline .problem h3", title).await;
+}
+
+/// The ids of the timeline's items and critiques, after checking that none
+/// is shown twice.
+async fn shown_ids(page: &Page) -> Vec<String> {
+    let ids = page
+        .eval(
+            "return [...document.querySelectorAll('#timeline [data-id]')].map(e => e.dataset.id);",
+            vec![],
+        )
+        .await;
+    let ids: Vec<String> = serde_json::from_value(ids).expect("a list of ids");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "an item is shown twice: {ids:?}");
+    ids
+}
+
+async fn no_console_errors(page: &Page) {
+    no_console_errors_but(page, &[]).await;
+}
+
+/// As [`no_console_errors`], allowing lines that contain one of `expected`.
+async fn no_console_errors_but(page: &Page, expected: &[&str]) {
+    let errors: Vec<String> = page
+        .console()
+        .await
+        .into_iter()
+        .filter(|line| line.starts_with("SEVERE"))
+        .filter(|line| !expected.iter().any(|e| line.contains(e)))
+        .collect();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+}
+
+async fn fits_the_width(page: &Page) {
+    let fits = page
+        .eval(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await;
+    assert_eq!(fits, json!(true), "the page scrolls sideways");
+}
+
+#[tokio::test]
+async fn two_peers_work_a_problem_live_from_question_to_resolution() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+
+    let ana = browser.page("ana", 1280, 900).await;
+    ana.goto(&page_url(&server)).await;
+    visible(&ana, "#sign-in [name=handle]").await;
+    ana.screenshot("sign-in").await;
+    // A wrong password is refused with the server's reason.
+    click_visible(&ana, "#tab-sign-in").await;
+    ana.fill("#sign-in [name=handle]", "nobody").await;
+    ana.fill("#sign-in [name=password]", "not the password")
+        .await;
+    ana.click("#sign-in button[type=submit]").await;
+    ana.wait_for_text("#sign-in .form-error", "wrong handle or password")
+        .await;
+
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+    post_problem(
+        &ana,
+        "Patrons cannot find the e-books",
+        "Loans halved after we moved the catalogue.",
+        "catalogue e-books",
+    )
+    .await;
+    ana.wait_for_text("#timeline .problem .tags", "#e-books")
+        .await;
+
+    // Ben, on a phone, reads the public circle, joins and says he has it too.
+    let ben = browser.page("ben", 400, 860).await;
+    sign_up(&ben, &server, "ben", "Ben Okafor").await;
+    open_circle(&ben, "cataloguers", "Cataloguers").await;
+    ben.wait_for_text("#timeline .problem h3", "Patrons cannot find the e-books")
+        .await;
+    visible(&ben, "#join-bar").await;
+    ben.click("#join").await;
+    click_visible(&ben, "#timeline .problem button.metoo").await;
+    ana.wait_for_text("#timeline .problem .meta", "1 peer has this too")
+        .await;
+
+    // Ana sees Ben come online in the member list.
+    ana.wait_until(
+        "document.querySelector('#members li[data-handle=ben]')?.classList.contains('online')",
+    )
+    .await;
+
+    // Ben's critique, sent with Enter, reaches Ana live, under the problem.
+    click_visible(&ben, "#timeline .problem .actions button.primary").await;
+    ben.fill(
+        ".critique-form textarea",
+        "A banner on the old catalogue page brought our loans back.",
+    )
+    .await;
+    ben.press_enter(".critique-form textarea").await;
+    ana.wait_for_text(
+        "#timeline .problem .critique .body",
+        "A banner on the old catalogue page",
+    )
+    .await;
+    ana.wait_for_text("#timeline .problem .critique .meta", "Ben Okafor")
+        .await;
+    ana.screenshot("critique-arrived").await;
+
+    // Ana resolves it, naming the critique as the one that helped.
+    click_visible(&ana, "#timeline .problem button.resolve").await;
+    visible(&ana, "#resolve-form input[name=helpful]").await;
+    ana.click("#resolve-form input[name=helpful]").await;
+    ana.screenshot("resolve-dialog").await;
+    ana.click("#resolve-form button[type=submit]").await;
+    ben.wait_for_text("#timeline .problem .badge.resolved", "Resolved")
+        .await;
+    ben.wait_for_text("#timeline .critique.helpful .badge.helpful", "helped")
+        .await;
+    ana.wait_for_text("#timeline .problem .resolution", "1 helpful critique")
+        .await;
+    ben.screenshot("phone-resolved").await;
+    ana.screenshot("desktop-resolved").await;
+
+    // The server agrees with what the pages show.
+    let problem: Uuid = ana
+        .eval(
+            "return document.querySelector('#timeline .problem').dataset.id;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the problem card's id");
+    let critique: Uuid = ana
+        .eval(
+            "return document.querySelector('#timeline .critique').dataset.id;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the critique's id");
+    let mut observer = server.register("observer").await;
+    let thread = observer.problem_thread("cataloguers", problem).await;
+    let resolution = thread.resolution.expect("resolved on the server");
+    assert_eq!(resolution.helpful, vec![critique]);
+    assert_eq!(thread.metoos, vec!["ben".to_string()]);
+    assert_eq!(thread.critiques.len(), 1);
+
+    fits_the_width(&ben).await;
+    shown_ids(&ana).await;
+    shown_ids(&ben).await;
+    no_console_errors(&ana).await;
+    no_console_errors(&ben).await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_session_and_a_restart_resumes_with_everything_once() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let mut server = TestServer::start().await;
+    let ana = browser.page("ana", 1100, 800).await;
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+    post_note(&ana, "Before the reload").await;
+
+    // A reload comes back signed in, in the same circle, with its timeline.
+    ana.reload().await;
+    signed_in(&ana).await;
+    ana.wait_for_text("#circle-name", "Cataloguers").await;
+    ana.wait_for_text("#timeline .note .body", "Before the reload")
+        .await;
+
+    let mut ben = server.register("ben").await;
+    ben.join("cataloguers").await;
+    ben.note("cataloguers", "From Ben, before the restart")
+        .await;
+    ana.wait_for_text("#timeline .note .body", "From Ben, before the restart")
+        .await;
+    ben.close().await;
+
+    // The server goes away: the page says so, and a post fails visibly
+    // without losing what was typed.
+    server.stop().await;
+    ana.wait_for_text("#status", "Offline").await;
+    ana.fill("#note-form textarea", "Typed while offline").await;
+    ana.press_enter("#note-form textarea").await;
+    ana.wait_for_text("#note-form .form-error", "not connected")
+        .await;
+    let kept = ana
+        .eval(
+            "return document.querySelector('#note-form textarea').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!("Typed while offline"));
+    ana.screenshot("offline").await;
+
+    // Back on the same address, Ben posts at once: whether that lands before
+    // or after the page reconnects, the page resumes from its last seq.
+    server.start_again_on_same_port().await;
+    let mut ben = Client::login(server.addr, "ben", PASSWORD).await;
+    ben.note("cataloguers", "From Ben, after the restart").await;
+    ana.wait_for_text("#timeline .note .body", "From Ben, after the restart")
+        .await;
+    signed_in(&ana).await;
+    ana.click("#note-form button[type=submit]").await;
+    ana.wait_for_text("#timeline .note .body", "Typed while offline")
+        .await;
+
+    // join (ana), note, join (ben), 3 notes: each exactly once.
+    let expected = 6;
+    ana.wait_until(&format!(
+        "document.querySelectorAll('#timeline > li[data-id]').length >= {expected}"
+    ))
+    .await;
+    assert_eq!(shown_ids(&ana).await.len(), expected);
+    ana.reload().await;
+    ana.wait_for_text("#timeline .note .body", "Typed while offline")
+        .await;
+    assert_eq!(shown_ids(&ana).await.len(), expected);
+    // Chromium logs each refused reconnect while the server was down.
+    no_console_errors_but(&ana, &["net::ERR_CONNECTION_REFUSED"]).await;
+}
+
+#[tokio::test]
+async fn invite_links_unread_counts_and_presence() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let ana = browser.page("ana", 1280, 900).await;
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Reading clubs", "reading-clubs", true).await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+    open_circle(&ana, "reading-clubs", "Reading clubs").await;
+
+    // The facilitator's invite link brings Ben into the private circle.
+    click_visible(&ana, "#invite").await;
+    visible(&ana, "#invite-link").await;
+    let link = ana
+        .eval(
+            "return document.getElementById('invite-link').value;",
+            vec![],
+        )
+        .await;
+    let link = link.as_str().expect("an invite link").to_owned();
+    assert!(link.contains("#/join/reading-clubs/"), "{link}");
+    ana.screenshot("invite").await;
+    ana.click("#invite-dialog .cancel").await;
+
+    let ben = browser.page("ben", 1280, 900).await;
+    sign_up(&ben, &server, "ben", "Ben Okafor").await;
+    assert_eq!(ben.count("#sidebar a[data-slug=reading-clubs]").await, 0);
+    ben.goto(&link).await;
+    ben.wait_for_text("#circle-name", "Reading clubs").await;
+    visible(&ben, "#composer").await;
+    ana.wait_for_text("#timeline .system", "joined").await;
+    ana.wait_until(
+        "document.querySelector('#members li[data-handle=ben]')?.classList.contains('online')",
+    )
+    .await;
+
+    // Ana posts in the circle Ben is not looking at: his sidebar counts it.
+    ben.click("#sidebar a[data-slug=cataloguers]").await;
+    ben.wait_for_text("#circle-name", "Cataloguers").await;
+    post_note(&ana, "Shall we read Middlemarch next?").await;
+    ben.wait_for_text("#sidebar a[data-slug=reading-clubs] .unread-count", "1")
+        .await;
+    ben.wait_until("document.title.startsWith('(1)')").await;
+    ben.screenshot("unread").await;
+    // Opening it reads it.
+    ben.click("#sidebar a[data-slug=reading-clubs]").await;
+    ben.wait_for_text("#timeline .note .body", "Middlemarch")
+        .await;
+    ben.wait_until(
+        "document.querySelector('#sidebar a[data-slug=reading-clubs] .unread-count') === null",
+    )
+    .await;
+    let mut check = Client::login(server.addr, "ben", PASSWORD).await;
+    let listed = check.listed("reading-clubs").await.expect("ben's circle");
+    assert_eq!(listed.unread, 0, "the read marker reached the server");
+    check.close().await;
+
+    // Ben closes his page: Ana sees him go offline.
+    ben.close().await;
+    ana.wait_until(
+        "document.querySelector('#members li[data-handle=ben]')?.classList.contains('offline')",
+    )
+    .await;
+    no_console_errors(&ana).await;
+}
+
+/// Every control has a name a screen reader can say.
+const UNLABELLED: &str = "return [...document.querySelectorAll('input, textarea, select, button')]
+    .filter(e => e.type !== 'hidden')
+    .filter(e => e.tagName === 'BUTTON'
+        ? !(e.textContent.trim() || e.getAttribute('aria-label'))
+        : !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))
+    .map(e => e.outerHTML.slice(0, 120));";
+
+#[tokio::test]
+async fn the_keyboard_alone_signs_up_and_posts_and_every_control_is_labelled() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let kim = browser.page("kim", 1100, 800).await;
+    kim.goto(&page_url(&server)).await;
+    visible(&kim, "#tab-sign-in").await;
+    assert_eq!(kim.eval(UNLABELLED, vec![]).await, json!([]));
+
+    // Arrow keys move between the tabs; Tab between fields; Enter submits.
+    let right = char::from(fantoccini::key::Key::Right).to_string();
+    let tab = char::from(fantoccini::key::Key::Tab).to_string();
+    kim.send_keys("#tab-sign-in", &right).await;
+    kim.wait_until("document.activeElement === document.querySelector('#sign-up [name=handle]')")
+        .await;
+    kim.send_keys("#sign-up [name=handle]", &format!("kim{tab}Kim Lee{tab}"))
+        .await;
+    kim.wait_until("document.activeElement === document.querySelector('#sign-up [name=password]')")
+        .await;
+    kim.send_keys("#sign-up [name=password]", PASSWORD).await;
+    kim.press_enter("#sign-up [name=password]").await;
+    signed_in(&kim).await;
+    kim.wait_for_text("#me", "@kim").await;
+
+    create_circle(&kim, "Keyboards", "keyboards", false).await;
+    post_problem(&kim, "Which layout for the catalogue desk?", "", "").await;
+    click_visible(&kim, "#timeline .problem .actions button.primary").await;
+    kim.wait_for(".critique-form textarea").await;
+    click_visible(&kim, "#tab-note").await;
+    post_note(&kim, "Enter sends a note").await;
+    assert_eq!(kim.eval(UNLABELLED, vec![]).await, json!([]));
+    no_console_errors(&kim).await;
+}
+
+/// The page and its files, over plain HTTP: the headers that make the CSP
+/// strict, revalidation, and nothing else served from /web/.
+#[tokio::test]
+async fn the_page_is_served_with_a_strict_content_security_policy() {
+    let server = TestServer::start().await;
+    let (head, body) = http_get(server.addr, "/", "").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        body.contains("<script type=\"module\" src=\"/web/app.js\">"),
+        "{body}"
+    );
+    let header = |head: &str, name: &str| -> Option<String> {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    let csp = header(&head, "content-security-policy").expect("a CSP header");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp} lacks {directive}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(
+        header(&head, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(header(&head, "cache-control").as_deref(), Some("no-cache"));
+
+    let (head, body) = http_get(server.addr, "/web/app.js", "").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(header(&head, "content-type").is_some_and(|t| t.starts_with("text/javascript")));
+    assert!(body.contains("import"), "app.js is the module");
+    let etag = header(&head, "etag").expect("an ETag");
+    let (head, body) = http_get(
+        server.addr,
+        "/web/app.js",
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 304"), "{head}");
+    assert!(body.is_empty());
+
+    for missing in ["/web/nope.js", "/web/../Cargo.toml", "/web/"] {
+        let (head, _) = http_get(server.addr, missing, "").await;
+        assert!(head.starts_with("HTTP/1.1 404"), "{missing}: {head}");
+    }
+}
