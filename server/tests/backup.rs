@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use circles_protocol::event::{Event, EventBody};
-use circles_protocol::model::{ProblemStatus, Role, Visibility};
+use circles_protocol::model::{ProblemStatus, Role, Stance, Visibility};
 use circles_server::circle::state::erase;
 use circles_server::circle::task::fold;
 use circles_server::circle::{CircleState, Draft};
@@ -107,6 +107,7 @@ async fn writer(
                 Draft::Critique {
                     problem,
                     body: format!("critique {i}"),
+                    stance: Stance::default(),
                 },
             ),
             2 => match last_critique.take() {
@@ -413,8 +414,9 @@ impl Script {
     }
 }
 
-/// The reading room: problems with critiques (one edited, one retracted),
-/// a resolution naming the helpful one, an edited title, notes (one edited,
+/// The reading room: problems with critiques of each stance (one edited,
+/// one retracted), one accepted, a resolution naming the helpful one with a
+/// summary, two reflections, an edited title, notes (one edited,
 /// one retracted), a retracted problem, a member who left.
 async fn reading_room(dir: &std::path::Path) -> Store {
     let mut s = Script::new(dir);
@@ -434,6 +436,7 @@ async fn reading_room(dir: &std::path::Path) -> Store {
         Draft::Critique {
             problem: teens,
             body: "We ran a scavenger hunt in the catalogue.".into(),
+            stance: Stance::Experience,
         },
     );
     s.post(
@@ -441,6 +444,7 @@ async fn reading_room(dir: &std::path::Path) -> Store {
         Draft::Critique {
             problem: teens,
             body: "Put QR codes on the shelves.\n\nThey scan them, then keep searching.".into(),
+            stance: Stance::Suggestion,
         },
     );
     let rant = s.post(
@@ -448,6 +452,7 @@ async fn reading_room(dir: &std::path::Path) -> Store {
         Draft::Critique {
             problem: teens,
             body: "Honestly, the catalogue is the problem.".into(),
+            stance: Stance::Concern,
         },
     );
     s.post("dee", Draft::Retract { post: rant });
@@ -462,9 +467,33 @@ async fn reading_room(dir: &std::path::Path) -> Store {
     );
     s.post(
         "ana",
+        Draft::Accept {
+            problem: teens,
+            critique: hunt,
+        },
+    );
+    s.post(
+        "ana",
         Draft::Resolve {
             problem: teens,
             helpful: vec![hunt],
+            summary: Some("A scavenger hunt each term; catalogue searches doubled.".into()),
+        },
+    );
+    s.post(
+        "ben",
+        Draft::Reflect {
+            problem: teens,
+            text: "Prizes matter more than the hunt itself.".into(),
+            usefulness: 4,
+        },
+    );
+    s.post(
+        "cy",
+        Draft::Reflect {
+            problem: teens,
+            text: "Trying the hunt here next month.".into(),
+            usefulness: 5,
         },
     );
     let fines = s.post(
@@ -558,6 +587,28 @@ async fn the_json_export_threads_critiques_and_names_the_helpful_ones() {
         teens.resolution.as_ref().unwrap().helpful,
         vec![teens.critiques[0].id]
     );
+    let stances: Vec<_> = teens.critiques.iter().map(|c| c.stance).collect();
+    assert_eq!(
+        stances,
+        vec![Stance::Experience, Stance::Suggestion, Stance::Concern]
+    );
+    assert_eq!(teens.accepted, vec![teens.critiques[0].id]);
+    assert!(teens.critiques[0].accepted && !teens.critiques[1].accepted);
+    assert_eq!(
+        teens.resolution.as_ref().unwrap().summary.as_deref(),
+        Some("A scavenger hunt each term; catalogue searches doubled.")
+    );
+    let reflections: Vec<_> = teens
+        .reflections
+        .iter()
+        .map(|r| (r.author.as_str(), r.usefulness))
+        .collect();
+    assert_eq!(reflections, vec![("ben", 4), ("cy", 5)]);
+    assert_eq!(value["problems"][0]["critiques"][0]["stance"], "experience");
+    assert_eq!(
+        value["problems"][0]["reflections"][1]["text"],
+        "Trying the hunt here next month."
+    );
     assert_eq!(circle.problems[1].title, "Overdue fines: drop them?");
     assert!(circle.problems[2].retracted && circle.problems[2].title.is_empty());
     let notes: Vec<_> = circle
@@ -594,7 +645,7 @@ async fn small_backup() -> (Vec<u8>, tempfile::TempDir) {
 async fn a_round_trip_keeps_every_record_and_the_export() {
     let (bytes, target) = small_backup().await;
     let summary = restore(&bytes[..], target.path(), |_, _| {}).unwrap();
-    assert_eq!((summary.circles, summary.events), (1, 22));
+    assert_eq!((summary.circles, summary.events), (1, 25));
     assert_eq!(summary.erased_posts, 0);
     let restored = Store::open(target.path()).unwrap();
     let live_dir = tempfile::tempdir().unwrap();

@@ -1029,6 +1029,7 @@ impl Client {
             circle: circle.into(),
             problem,
             body: body.into(),
+            stance: None,
         })
         .await
         .event
