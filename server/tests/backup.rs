@@ -819,3 +819,58 @@ async fn a_post_erased_in_part_is_erased_in_full_on_restore() {
     let thread = &export::circle_export(&restored, "half").unwrap().problems[0];
     assert!(thread.retracted && thread.body.is_empty());
 }
+
+/// Logs written before stances and summaries existed: a critique without
+/// `stance` and a resolve without `summary`, as the older server stored
+/// them. They fold, export, back up and restore as they did, the critique a
+/// suggestion.
+#[tokio::test]
+async fn a_log_from_before_stances_reads_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    accounts(&store);
+    let id = Uuid::from_u128(0xc3);
+    let _ = store
+        .create_circle(&record(id, "old"), &first_event(Uuid::from_u128(1), T0))
+        .unwrap();
+    let (p, c) = (Uuid::from_u128(2), Uuid::from_u128(3));
+    let old = [
+        serde_json::json!({"seq": 2, "id": p, "author": "ana", "at": T0, "kind": "problem",
+                           "title": "Old", "body": "", "tags": []}),
+        serde_json::json!({"seq": 3, "id": c, "author": "ana", "at": T0, "kind": "critique",
+                           "problem": p, "body": "Written before stances."}),
+        serde_json::json!({"seq": 4, "id": Uuid::from_u128(4), "author": "ana", "at": T0,
+                           "kind": "resolve", "problem": p, "helpful": [c]}),
+    ];
+    for event in &old {
+        let json = serde_json::to_vec(event).unwrap();
+        let append = Append {
+            seq: event["seq"].as_u64().unwrap(),
+            event_json: &json,
+            ..Append::default()
+        };
+        store.append(id, &append).unwrap().durable().await.unwrap();
+    }
+    let state = fold(store.circle(id).unwrap().unwrap(), &store).unwrap();
+    let thread = state.problem_thread(p).unwrap();
+    assert_eq!(thread.critiques[0].stance, Stance::Suggestion);
+    assert!(thread.critiques[0].helpful && !thread.critiques[0].accepted);
+    assert_eq!(thread.resolution.as_ref().unwrap().summary, None);
+    assert!(thread.reflections.is_empty());
+
+    let mut bytes = Vec::new();
+    store.dump(&mut bytes, |_, _| {}).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let summary = restore(&bytes[..], target.path(), |_, _| {}).unwrap();
+    assert_eq!(summary.events, 4);
+    let restored = Store::open(target.path()).unwrap();
+    // Restored byte for byte: the stored JSON is not rewritten with a stance.
+    for (seq, json) in restored.events(id, 2, 4, 10, usize::MAX).unwrap() {
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&json).unwrap(),
+            old[seq as usize - 2]
+        );
+    }
+    let export = export::circle_export(&restored, "old").unwrap();
+    assert_eq!(export.problems[0], thread);
+}
