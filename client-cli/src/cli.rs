@@ -1,6 +1,7 @@
 //! The command line: every subcommand and flag, with its help text.
 
-use clap::{Parser, Subcommand};
+use circles_protocol::model::Stance;
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Peer learning circles from the terminal. With no command, opens the full-screen client.
 #[derive(Debug, Parser)]
@@ -94,6 +95,9 @@ pub enum Command {
         problem: String,
         #[arg(long)]
         body: Option<String>,
+        /// What kind of answer it is [default: suggestion].
+        #[arg(long, value_enum)]
+        stance: Option<StanceArg>,
     },
     /// Say something in the circle.
     Note { slug: String, text: String },
@@ -104,6 +108,29 @@ pub enum Command {
         /// A critique that helped (repeat for more).
         #[arg(long = "helpful")]
         helpful: Vec<String>,
+        /// What was done, in a few sentences (at most 1000 characters).
+        #[arg(long)]
+        summary: Option<String>,
+    },
+    /// Accept a critique of your problem as an answer.
+    Accept {
+        slug: String,
+        /// Your problem's id: the short id shown, or a unique prefix.
+        problem: String,
+        /// The critique's id: the short id shown, or a unique prefix.
+        critique: String,
+    },
+    /// Reflect on a resolved problem: what you took from it. The text comes
+    /// from --text, else from stdin when piped, else from $EDITOR.
+    Reflect {
+        slug: String,
+        /// The problem's id: the short id shown, or a unique prefix.
+        problem: String,
+        /// How useful the thread was to you, 1 (not much) to 5 (very).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        usefulness: u8,
+        #[arg(long)]
+        text: Option<String>,
     },
     /// Say you have this problem too.
     Metoo { slug: String, problem: String },
@@ -154,4 +181,28 @@ pub enum Command {
     Tui,
     /// Shell completions: `circles completions bash > /etc/bash_completion.d/circles`.
     Completions { shell: clap_complete::Shell },
+}
+
+/// A critique's stance, as `--stance` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StanceArg {
+    /// Advice: try this.
+    Suggestion,
+    /// A question back to the problem's author.
+    Question,
+    /// What worked (or did not) for me.
+    Experience,
+    /// Criticism: a risk or a flaw.
+    Concern,
+}
+
+impl From<StanceArg> for Stance {
+    fn from(arg: StanceArg) -> Stance {
+        match arg {
+            StanceArg::Suggestion => Stance::Suggestion,
+            StanceArg::Question => Stance::Question,
+            StanceArg::Experience => Stance::Experience,
+            StanceArg::Concern => Stance::Concern,
+        }
+    }
 }

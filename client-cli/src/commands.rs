@@ -255,6 +255,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             slug,
             problem,
             body,
+            stance,
         } => {
             let connection = ctx.signed_in().await?;
             let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
@@ -263,6 +264,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 circle: slug,
                 problem,
                 body,
+                stance: stance.map(Into::into),
             };
             posted(&ctx, connection.call::<m::PostCritique>(params).await?);
         }
@@ -282,6 +284,7 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             slug,
             problem,
             helpful,
+            summary,
         } => {
             let connection = ctx.signed_in().await?;
             let caller = connection.caller();
@@ -295,8 +298,42 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 circle: slug,
                 problem,
                 helpful,
+                summary,
             };
             posted(&ctx, connection.call::<m::ProblemResolve>(params).await?);
+        }
+        Command::Accept {
+            slug,
+            problem,
+            critique,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let caller = connection.caller();
+            let problem = resolve(&caller, &slug, &problem, PostKind::Problem).await?;
+            let critique = resolve(&caller, &slug, &critique, PostKind::Critique).await?;
+            let params = m::AcceptCritique {
+                circle: slug,
+                problem,
+                critique,
+            };
+            posted(&ctx, connection.call::<m::ProblemAccept>(params).await?);
+        }
+        Command::Reflect {
+            slug,
+            problem,
+            usefulness,
+            text,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
+            let text = body_input(text, true, "reflection").await?;
+            let params = m::NewReflection {
+                circle: slug,
+                problem,
+                text,
+                usefulness,
+            };
+            posted(&ctx, connection.call::<m::ProblemReflect>(params).await?);
         }
         Command::Metoo { slug, problem } => {
             let connection = ctx.signed_in().await?;
@@ -417,7 +454,8 @@ fn save_session(ctx: Ctx, session: &m::Session) -> CliResult<()> {
 }
 
 /// What a write command prints: `KIND #SEQ ID`, where ID is the post it
-/// made or acted on (an edit names the post edited), or the event as JSON.
+/// made or acted on (an edit names the post edited, an accept the critique,
+/// a reflection its problem), or the event as JSON.
 fn posted(ctx: &Ctx, result: m::EventResult) {
     use circles_protocol::event::EventBody;
     if ctx.json {
@@ -427,7 +465,10 @@ fn posted(ctx: &Ctx, result: m::EventResult) {
     let event = &result.event;
     let post = match &event.body {
         EventBody::Edit { post, .. } | EventBody::Retract { post } => post,
-        EventBody::Resolve { problem, .. } | EventBody::Metoo { problem } => problem,
+        EventBody::Accept { critique, .. } => critique,
+        EventBody::Resolve { problem, .. }
+        | EventBody::Metoo { problem }
+        | EventBody::Reflect { problem, .. } => problem,
         _ => &event.id,
     };
     println!("{} #{} {}", event.body.kind(), event.seq, short(post));

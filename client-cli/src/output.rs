@@ -107,29 +107,53 @@ pub fn event_line(event: &Event) -> String {
             };
             format!("problem {}: {title}{tags}", short(&event.id))
         }
-        EventBody::Critique { problem, body } => {
+        EventBody::Critique {
+            problem,
+            body,
+            stance,
+        } => {
             format!(
-                "critique {} on {}: {}",
+                "critique {} on {} ({}): {}",
                 short(&event.id),
                 short(problem),
+                stance.name(),
                 first_line(body)
             )
         }
         EventBody::Note { body } => format!("note {}: {}", short(&event.id), first_line(body)),
         EventBody::Edit { post, .. } => format!("edited {}", short(post)),
         EventBody::Retract { post } => format!("retracted {}", short(post)),
-        EventBody::Resolve { problem, helpful } => {
+        EventBody::Resolve {
+            problem,
+            helpful,
+            summary,
+        } => {
             let helped: Vec<String> = helpful.iter().map(short).collect();
-            if helped.is_empty() {
-                format!("resolved {}", short(problem))
-            } else {
-                format!(
-                    "resolved {} (helped: {})",
-                    short(problem),
-                    helped.join(", ")
-                )
+            let mut line = format!("resolved {}", short(problem));
+            if !helped.is_empty() {
+                line.push_str(&format!(" (helped: {})", helped.join(", ")));
             }
+            if let Some(summary) = summary {
+                line.push_str(&format!(": {}", first_line(summary)));
+            }
+            line
         }
+        EventBody::Accept { problem, critique } => {
+            format!(
+                "accepted critique {} on {}",
+                short(critique),
+                short(problem)
+            )
+        }
+        EventBody::Reflect {
+            problem,
+            text,
+            usefulness,
+        } => format!(
+            "reflected on {} (usefulness {usefulness}/5): {}",
+            short(problem),
+            first_line(text)
+        ),
         EventBody::Metoo { problem } => format!("has problem {} too", short(problem)),
         EventBody::Join {
             role: Role::Facilitator,
@@ -163,8 +187,13 @@ pub fn problems(problems: &[ProblemSummary]) {
             ProblemStatus::Open => "open",
             ProblemStatus::Resolved => "resolved",
         };
+        let accepted = if p.accepted > 0 {
+            format!(", {} accepted", p.accepted)
+        } else {
+            String::new()
+        };
         println!(
-            "{}  {:<8} {:<13} {:<9} {} ({})",
+            "{}  {:<8} {:<13} {:<9} {} ({}){accepted}",
             short(&p.id),
             status,
             count(p.critiques, "critique"),
@@ -208,9 +237,10 @@ pub fn thread(p: &ProblemThread) {
         let (branch, stem) = if last { ("└", " ") } else { ("├", "│") };
         println!("  │");
         let helpful = if c.helpful { "  ★ helped" } else { "" };
+        let accepted = if c.accepted { "  ✓ accepted" } else { "" };
         let edited = if c.edited { " (edited)" } else { "" };
-        let (who, id, at) = (&c.author, short(&c.id), time(c.at));
-        println!("  {branch} {who} · {id} · {at}{edited}{helpful}");
+        let (who, id, at, stance) = (&c.author, short(&c.id), time(c.at), c.stance.name());
+        println!("  {branch} {who} · {id} · {at} · {stance}{edited}{accepted}{helpful}");
         if c.retracted {
             println!("  {stem} (retracted)");
         } else {
@@ -222,5 +252,25 @@ pub fn thread(p: &ProblemThread) {
     if let Some(r) = &p.resolution {
         println!();
         println!("Resolved by {} on {}.", r.by, time(r.at));
+        if let Some(summary) = &r.summary {
+            for line in summary.lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    if !p.reflections.is_empty() {
+        println!();
+        println!("Reflections:");
+    }
+    for r in &p.reflections {
+        println!(
+            "  {} · {} · usefulness {}/5",
+            r.author,
+            time(r.at),
+            r.usefulness
+        );
+        for line in r.text.lines() {
+            println!("    {line}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Millis;
-use crate::model::Role;
+use crate::model::{Role, Stance};
 
 /// One entry of a circle's log. On the wire its body's fields sit beside the
 /// common ones: `{"seq":4,"id":"…","author":"ana","at":…,"kind":"note","body":"hi"}`.
@@ -37,8 +37,14 @@ pub enum EventBody {
         #[serde(default)]
         tags: Vec<String>,
     },
-    /// Experience, advice or criticism on a problem.
-    Critique { problem: Uuid, body: String },
+    /// Experience, advice or criticism on a problem. `stance` says which;
+    /// critiques stored without one read as `suggestion`.
+    Critique {
+        problem: Uuid,
+        body: String,
+        #[serde(default)]
+        stance: Stance,
+    },
     /// Plain chat.
     Note { body: String },
     /// The author changed a post. Absent fields are unchanged.
@@ -51,11 +57,24 @@ pub enum EventBody {
     },
     /// The author (or a facilitator) withdrew a post.
     Retract { post: Uuid },
-    /// The problem's author marks it resolved, naming the critiques that helped.
+    /// The problem's author marks it resolved, naming the critiques that
+    /// helped and, optionally, summing up what was done.
     Resolve {
         problem: Uuid,
         #[serde(default)]
         helpful: Vec<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
+    /// The problem's author accepted one of its critiques as an answer.
+    Accept { problem: Uuid, critique: Uuid },
+    /// A member's reflection on a resolved problem.
+    Reflect {
+        problem: Uuid,
+        text: String,
+        /// 1 (not much) to 5 (very).
+        #[schemars(range(min = 1, max = 5))]
+        usefulness: u8,
     },
     /// "I have this problem too."
     Metoo { problem: Uuid },
@@ -81,6 +100,8 @@ impl EventBody {
             EventBody::Edit { .. } => "edit",
             EventBody::Retract { .. } => "retract",
             EventBody::Resolve { .. } => "resolve",
+            EventBody::Accept { .. } => "accept",
+            EventBody::Reflect { .. } => "reflect",
             EventBody::Metoo { .. } => "metoo",
             EventBody::Join { .. } => "join",
             EventBody::Leave {} => "leave",
@@ -113,6 +134,7 @@ mod tests {
             EventBody::Critique {
                 problem: post,
                 body: "We had this; a banner helped.".into(),
+                stance: Stance::Experience,
             },
             EventBody::Note {
                 body: "hello".into(),
@@ -126,6 +148,16 @@ mod tests {
             EventBody::Resolve {
                 problem: post,
                 helpful: vec![Uuid::now_v7()],
+                summary: Some("A banner on the old page.".into()),
+            },
+            EventBody::Accept {
+                problem: post,
+                critique: Uuid::now_v7(),
+            },
+            EventBody::Reflect {
+                problem: post,
+                text: "Banners work.".into(),
+                usefulness: 4,
             },
             EventBody::Metoo { problem: post },
             EventBody::Join {
@@ -173,6 +205,36 @@ mod tests {
             serde_json::to_value(&event).unwrap(),
             json!({"seq":4,"id":id,"author":"ana","at":5,"retracted":true,"kind":"note","body":""})
         );
+    }
+
+    #[test]
+    fn events_stored_before_stances_and_summaries_still_read() {
+        let p = Uuid::nil();
+        let old =
+            json!({"seq":4,"id":p,"author":"ben","at":1,"kind":"critique","problem":p,"body":"b"});
+        let event: Event = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            event.body,
+            EventBody::Critique {
+                problem: p,
+                body: "b".into(),
+                stance: Stance::Suggestion
+            }
+        );
+        let old =
+            json!({"seq":5,"id":p,"author":"ana","at":1,"kind":"resolve","problem":p,"helpful":[]});
+        let event: Event = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            event.body,
+            EventBody::Resolve {
+                problem: p,
+                helpful: vec![],
+                summary: None
+            }
+        );
+        // New critiques always say their stance; a resolve without a summary omits it.
+        let value = serde_json::to_value(&event).unwrap();
+        assert!(value.get("summary").is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::Millis;
 use crate::event::Event;
 use crate::model::{
-    AuditEntry, CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, UserInfo,
+    AuditEntry, CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, Stance, UserInfo,
     Visibility,
 };
 
@@ -91,7 +91,11 @@ methods! {
     PostEdit = "post.edit" (EditPost) -> EventResult;
     PostRetract = "post.retract" (PostRef) -> EventResult;
     ProblemResolve = "problem.resolve" (Resolve) -> EventResult;
+    /// The problem's author accepts one of its critiques as an answer.
+    ProblemAccept = "problem.accept" (AcceptCritique) -> EventResult;
     ProblemMetoo = "problem.metoo" (ProblemRef) -> EventResult;
+    /// A member reflects on a resolved problem: what they took from it.
+    ProblemReflect = "problem.reflect" (NewReflection) -> EventResult;
     ProblemList = "problem.list" (ListProblems) -> Problems;
     ProblemGet = "problem.get" (ProblemRef) -> ProblemResult;
     /// Admins: the server's accounts, in handle order, a page at a time.
@@ -290,6 +294,9 @@ pub struct NewCritique {
     pub circle: String,
     pub problem: Uuid,
     pub body: String,
+    /// What kind of answer it is (default `suggestion`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stance: Option<Stance>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -325,6 +332,31 @@ pub struct Resolve {
     pub problem: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helpful: Option<Vec<Uuid>>,
+    /// What was done, at most 1000 characters; blank counts as none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptCritique {
+    pub circle: String,
+    pub problem: Uuid,
+    /// A critique of that problem.
+    pub critique: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReflection {
+    pub circle: String,
+    /// A resolved problem.
+    pub problem: Uuid,
+    /// What you took from it; not blank, at most the server's post size.
+    pub text: String,
+    /// How useful the thread was to you, 1 (not much) to 5 (very).
+    #[schemars(range(min = 1, max = 5))]
+    pub usefulness: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -510,6 +542,13 @@ mod tests {
             circle: "c".into(),
             problem: Uuid::now_v7(),
             helpful: Some(vec![Uuid::now_v7()]),
+            summary: Some("A banner.".into()),
+        });
+        round_trip(NewCritique {
+            circle: "c".into(),
+            problem: Uuid::now_v7(),
+            body: "b".into(),
+            stance: Some(Stance::Concern),
         });
         round_trip(Empty {});
     }
@@ -525,5 +564,18 @@ mod tests {
         let p: NewProblem = serde_json::from_value(json!({"circle":"c","title":"t"})).unwrap();
         assert_eq!(p.body, "");
         assert_eq!(p.tags, None);
+        let c: NewCritique =
+            serde_json::from_value(json!({"circle":"c","problem":Uuid::nil(),"body":"b"})).unwrap();
+        assert_eq!(c.stance, None);
+    }
+
+    #[test]
+    fn an_unknown_stance_names_the_allowed_ones() {
+        let bad = json!({"circle":"c","problem":Uuid::nil(),"body":"b","stance":"rant"});
+        let err = serde_json::from_value::<NewCritique>(bad).unwrap_err();
+        let text = err.to_string();
+        for stance in Stance::ALL {
+            assert!(text.contains(stance.name()), "{text}");
+        }
     }
 }

@@ -32,6 +32,42 @@ pub enum ProblemStatus {
     Resolved,
 }
 
+/// What kind of answer a critique is. Clients that send none get `suggestion`,
+/// and critiques stored before stances existed read as `suggestion`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stance {
+    /// Advice: try this.
+    #[default]
+    Suggestion,
+    /// A question back to the problem's author.
+    Question,
+    /// What worked (or did not) for me.
+    Experience,
+    /// Criticism: a risk or a flaw.
+    Concern,
+}
+
+impl Stance {
+    /// Every stance, in the order docs/protocol.md lists them.
+    pub const ALL: [Stance; 4] = [
+        Stance::Suggestion,
+        Stance::Question,
+        Stance::Experience,
+        Stance::Concern,
+    ];
+
+    /// The name on the wire.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stance::Suggestion => "suggestion",
+            Stance::Question => "question",
+            Stance::Experience => "experience",
+            Stance::Concern => "concern",
+        }
+    }
+}
+
 /// A circle as the signed-in user sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CircleInfo {
@@ -77,8 +113,13 @@ pub struct ProblemSummary {
     pub status: ProblemStatus,
     pub critiques: u32,
     pub metoos: u32,
+    /// Critiques the author accepted (not counting retracted ones).
+    pub accepted: u32,
+    /// Reflections written after the resolution.
+    pub reflections: u32,
     pub edited: bool,
-    /// When the thread last changed (a critique, metoo, edit or resolution).
+    /// When the thread last changed (a critique, metoo, edit, acceptance,
+    /// resolution or reflection).
     pub last_activity: Millis,
 }
 
@@ -90,6 +131,9 @@ pub struct Resolution {
     pub at: Millis,
     /// The critiques that helped, in the order the author named them.
     pub helpful: Vec<Uuid>,
+    /// What was done, in the author's words; absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// A problem with its whole thread, text as last edited.
@@ -109,8 +153,13 @@ pub struct ProblemThread {
     pub metoos: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
+    /// The critiques the author accepted, in the order they were accepted
+    /// (retracted ones left out).
+    pub accepted: Vec<Uuid>,
     /// In the order they were posted.
     pub critiques: Vec<CritiqueView>,
+    /// What members learnt, written after the resolution, in log order.
+    pub reflections: Vec<ReflectionView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -120,10 +169,26 @@ pub struct CritiqueView {
     pub author: String,
     pub at: Millis,
     pub body: String,
+    pub stance: Stance,
     pub edited: bool,
     pub retracted: bool,
     /// Named as helpful when the problem was resolved.
     pub helpful: bool,
+    /// The problem's author accepted it (false once it is retracted).
+    pub accepted: bool,
+}
+
+/// A member's reflection on a resolved problem: what they took from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReflectionView {
+    /// The id of its `reflect` event.
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub text: String,
+    /// How useful the thread was to them, 1 (not much) to 5 (very).
+    pub usefulness: u8,
 }
 
 /// An account as admins see it.

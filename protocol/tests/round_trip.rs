@@ -1,7 +1,7 @@
 //! Every event and every response survives JSON and back, whatever its text.
 
 use circles_protocol::event::{Event, EventBody};
-use circles_protocol::model::Role;
+use circles_protocol::model::{Role, Stance};
 use circles_protocol::{ErrorKind, ErrorObject, Id, Response};
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -19,7 +19,11 @@ fn body() -> impl Strategy<Value = EventBody> {
     prop_oneof![
         (text(), text(), prop::collection::vec(text(), 0..4))
             .prop_map(|(title, body, tags)| EventBody::Problem { title, body, tags }),
-        (uuid(), text()).prop_map(|(problem, body)| EventBody::Critique { problem, body }),
+        (uuid(), text(), 0usize..4).prop_map(|(problem, body, s)| EventBody::Critique {
+            problem,
+            body,
+            stance: Stance::ALL[s]
+        }),
         text().prop_map(|body| EventBody::Note { body }),
         (
             uuid(),
@@ -28,8 +32,22 @@ fn body() -> impl Strategy<Value = EventBody> {
         )
             .prop_map(|(post, title, body)| EventBody::Edit { post, title, body }),
         uuid().prop_map(|post| EventBody::Retract { post }),
-        (uuid(), prop::collection::vec(uuid(), 0..4))
-            .prop_map(|(problem, helpful)| EventBody::Resolve { problem, helpful }),
+        (
+            uuid(),
+            prop::collection::vec(uuid(), 0..4),
+            proptest::option::of(text())
+        )
+            .prop_map(|(problem, helpful, summary)| EventBody::Resolve {
+                problem,
+                helpful,
+                summary
+            }),
+        (uuid(), uuid()).prop_map(|(problem, critique)| EventBody::Accept { problem, critique }),
+        (uuid(), text(), any::<u8>()).prop_map(|(problem, text, usefulness)| EventBody::Reflect {
+            problem,
+            text,
+            usefulness
+        }),
         uuid().prop_map(|problem| EventBody::Metoo { problem }),
         any::<bool>().prop_map(|f| EventBody::Join {
             role: if f { Role::Facilitator } else { Role::Member }

@@ -2,7 +2,9 @@
 //! people) or JSON (for programs). Both come from one fold of the circle's
 //! log with [`CircleState`], the fold a circle task loads with, so an export
 //! shows what members see: text as last edited, retracted posts as retracted
-//! (their text is gone from the log), resolutions with the critiques that helped.
+//! (their text is gone from the log), critiques with their stance and whether
+//! the author accepted them, resolutions with the critiques that helped and
+//! the author's summary, and the reflections written afterwards.
 //!
 //! The JSON is a [`CircleExport`]:
 //!
@@ -11,8 +13,12 @@
 //!   "circle":   {id, slug, name, purpose, visibility, max_members, created_by, created_at, head},
 //!   "members":  [{handle, role, joined_at}],              // now, in join order
 //!   "problems": [{id, seq, author, at, title, body, tags, status, edited, retracted,
-//!                 metoos: [handle], resolution?: {seq, by, at, helpful: [critique id]},
-//!                 critiques: [{id, seq, author, at, body, edited, retracted, helpful}]}],
+//!                 metoos: [handle],
+//!                 resolution?: {seq, by, at, helpful: [critique id], summary?},
+//!                 accepted: [critique id],
+//!                 critiques: [{id, seq, author, at, body, stance, edited, retracted,
+//!                              helpful, accepted}],
+//!                 reflections: [{id, seq, author, at, text, usefulness}]}],
 //!   "notes":    [{id, seq, author, at, body, edited, retracted}]
 //! }
 //! ```
@@ -319,7 +325,10 @@ fn problem_markdown(md: &mut String, p: &ProblemThread) {
             let _ = writeln!(md, "{head}: _retracted_\n");
             continue;
         }
-        let mut marks = String::new();
+        let mut marks = format!(" · {}", c.stance.name());
+        if c.accepted {
+            marks.push_str(" · accepted");
+        }
         if c.helpful {
             marks.push_str(" · helpful");
         }
@@ -346,5 +355,21 @@ fn problem_markdown(md: &mut String, p: &ProblemThread) {
             md.push('\n');
         }
         let _ = writeln!(md, "**Resolved** by {} on {}{helped}.", r.by, date(r.at));
+        if let Some(summary) = &r.summary {
+            let _ = writeln!(md, "\n{}", indented(summary, "> "));
+        }
+    }
+    if !p.reflections.is_empty() {
+        let _ = writeln!(md, "\nReflections:");
+    }
+    for r in &p.reflections {
+        let _ = writeln!(
+            md,
+            "\n- **{}**, {} · usefulness {}/5:\n\n{}",
+            r.author,
+            date(r.at),
+            r.usefulness,
+            indented(&r.text, "  ")
+        );
     }
 }

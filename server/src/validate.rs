@@ -4,6 +4,10 @@
 use crate::error::{ApiError, ApiResult};
 
 pub const MAX_TITLE_CHARS: usize = 200;
+/// A resolution's `summary`.
+pub const MAX_SUMMARY_CHARS: usize = 1000;
+/// A reflection's `usefulness`.
+pub const USEFULNESS: std::ops::RangeInclusive<u8> = 1..=5;
 pub const MAX_TAGS: usize = 8;
 pub const MAX_TAG_CHARS: usize = 32;
 pub const HISTORY_DEFAULT: u32 = 50;
@@ -75,6 +79,16 @@ pub fn chars_at_most(field: &str, value: &str, max: usize) -> ApiResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// Optional text: trimmed, at most `max` characters; blank is `None`.
+pub fn optional_text(field: &str, value: &str, max: usize) -> ApiResult<Option<String>> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    chars_at_most(field, value, max)?;
+    Ok(Some(value.to_owned()))
 }
 
 /// A post body: at most `max` bytes (the server's `max_post_bytes`);

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use circles_protocol::event::{Event, EventBody};
-use circles_protocol::model::{ProblemStatus, Role, Visibility};
+use circles_protocol::model::{ProblemStatus, Role, Stance, Visibility};
 use circles_server::circle::state::erase;
 use circles_server::circle::task::fold;
 use circles_server::circle::{CircleState, Draft};
@@ -107,6 +107,7 @@ async fn writer(
                 Draft::Critique {
                     problem,
                     body: format!("critique {i}"),
+                    stance: Stance::default(),
                 },
             ),
             2 => match last_critique.take() {
@@ -413,8 +414,9 @@ impl Script {
     }
 }
 
-/// The reading room: problems with critiques (one edited, one retracted),
-/// a resolution naming the helpful one, an edited title, notes (one edited,
+/// The reading room: problems with critiques of each stance (one edited,
+/// one retracted), one accepted, a resolution naming the helpful one with a
+/// summary, two reflections, an edited title, notes (one edited,
 /// one retracted), a retracted problem, a member who left.
 async fn reading_room(dir: &std::path::Path) -> Store {
     let mut s = Script::new(dir);
@@ -434,6 +436,7 @@ async fn reading_room(dir: &std::path::Path) -> Store {
         Draft::Critique {
             problem: teens,
             body: "We ran a scavenger hunt in the catalogue.".into(),
+            stance: Stance::Experience,
         },
     );
     s.post(
@@ -441,6 +444,7 @@ async fn reading_room(dir: &std::path::Path) -> Store {
         Draft::Critique {
             problem: teens,
             body: "Put QR codes on the shelves.\n\nThey scan them, then keep searching.".into(),
+            stance: Stance::Suggestion,
         },
     );
     let rant = s.post(
@@ -448,6 +452,7 @@ async fn reading_room(dir: &std::path::Path) -> Store {
         Draft::Critique {
             problem: teens,
             body: "Honestly, the catalogue is the problem.".into(),
+            stance: Stance::Concern,
         },
     );
     s.post("dee", Draft::Retract { post: rant });
@@ -462,9 +467,33 @@ async fn reading_room(dir: &std::path::Path) -> Store {
     );
     s.post(
         "ana",
+        Draft::Accept {
+            problem: teens,
+            critique: hunt,
+        },
+    );
+    s.post(
+        "ana",
         Draft::Resolve {
             problem: teens,
             helpful: vec![hunt],
+            summary: Some("A scavenger hunt each term; catalogue searches doubled.".into()),
+        },
+    );
+    s.post(
+        "ben",
+        Draft::Reflect {
+            problem: teens,
+            text: "Prizes matter more than the hunt itself.".into(),
+            usefulness: 4,
+        },
+    );
+    s.post(
+        "cy",
+        Draft::Reflect {
+            problem: teens,
+            text: "Trying the hunt here next month.".into(),
+            usefulness: 5,
         },
     );
     let fines = s.post(
@@ -558,6 +587,28 @@ async fn the_json_export_threads_critiques_and_names_the_helpful_ones() {
         teens.resolution.as_ref().unwrap().helpful,
         vec![teens.critiques[0].id]
     );
+    let stances: Vec<_> = teens.critiques.iter().map(|c| c.stance).collect();
+    assert_eq!(
+        stances,
+        vec![Stance::Experience, Stance::Suggestion, Stance::Concern]
+    );
+    assert_eq!(teens.accepted, vec![teens.critiques[0].id]);
+    assert!(teens.critiques[0].accepted && !teens.critiques[1].accepted);
+    assert_eq!(
+        teens.resolution.as_ref().unwrap().summary.as_deref(),
+        Some("A scavenger hunt each term; catalogue searches doubled.")
+    );
+    let reflections: Vec<_> = teens
+        .reflections
+        .iter()
+        .map(|r| (r.author.as_str(), r.usefulness))
+        .collect();
+    assert_eq!(reflections, vec![("ben", 4), ("cy", 5)]);
+    assert_eq!(value["problems"][0]["critiques"][0]["stance"], "experience");
+    assert_eq!(
+        value["problems"][0]["reflections"][1]["text"],
+        "Trying the hunt here next month."
+    );
     assert_eq!(circle.problems[1].title, "Overdue fines: drop them?");
     assert!(circle.problems[2].retracted && circle.problems[2].title.is_empty());
     let notes: Vec<_> = circle
@@ -594,7 +645,7 @@ async fn small_backup() -> (Vec<u8>, tempfile::TempDir) {
 async fn a_round_trip_keeps_every_record_and_the_export() {
     let (bytes, target) = small_backup().await;
     let summary = restore(&bytes[..], target.path(), |_, _| {}).unwrap();
-    assert_eq!((summary.circles, summary.events), (1, 22));
+    assert_eq!((summary.circles, summary.events), (1, 25));
     assert_eq!(summary.erased_posts, 0);
     let restored = Store::open(target.path()).unwrap();
     let live_dir = tempfile::tempdir().unwrap();
@@ -767,4 +818,59 @@ async fn a_post_erased_in_part_is_erased_in_full_on_restore() {
     assert!(events[2].retracted);
     let thread = &export::circle_export(&restored, "half").unwrap().problems[0];
     assert!(thread.retracted && thread.body.is_empty());
+}
+
+/// Logs written before stances and summaries existed: a critique without
+/// `stance` and a resolve without `summary`, as the older server stored
+/// them. They fold, export, back up and restore as they did, the critique a
+/// suggestion.
+#[tokio::test]
+async fn a_log_from_before_stances_reads_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    accounts(&store);
+    let id = Uuid::from_u128(0xc3);
+    let _ = store
+        .create_circle(&record(id, "old"), &first_event(Uuid::from_u128(1), T0))
+        .unwrap();
+    let (p, c) = (Uuid::from_u128(2), Uuid::from_u128(3));
+    let old = [
+        serde_json::json!({"seq": 2, "id": p, "author": "ana", "at": T0, "kind": "problem",
+                           "title": "Old", "body": "", "tags": []}),
+        serde_json::json!({"seq": 3, "id": c, "author": "ana", "at": T0, "kind": "critique",
+                           "problem": p, "body": "Written before stances."}),
+        serde_json::json!({"seq": 4, "id": Uuid::from_u128(4), "author": "ana", "at": T0,
+                           "kind": "resolve", "problem": p, "helpful": [c]}),
+    ];
+    for event in &old {
+        let json = serde_json::to_vec(event).unwrap();
+        let append = Append {
+            seq: event["seq"].as_u64().unwrap(),
+            event_json: &json,
+            ..Append::default()
+        };
+        store.append(id, &append).unwrap().durable().await.unwrap();
+    }
+    let state = fold(store.circle(id).unwrap().unwrap(), &store).unwrap();
+    let thread = state.problem_thread(p).unwrap();
+    assert_eq!(thread.critiques[0].stance, Stance::Suggestion);
+    assert!(thread.critiques[0].helpful && !thread.critiques[0].accepted);
+    assert_eq!(thread.resolution.as_ref().unwrap().summary, None);
+    assert!(thread.reflections.is_empty());
+
+    let mut bytes = Vec::new();
+    store.dump(&mut bytes, |_, _| {}).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let summary = restore(&bytes[..], target.path(), |_, _| {}).unwrap();
+    assert_eq!(summary.events, 4);
+    let restored = Store::open(target.path()).unwrap();
+    // Restored byte for byte: the stored JSON is not rewritten with a stance.
+    for (seq, json) in restored.events(id, 2, 4, 10, usize::MAX).unwrap() {
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&json).unwrap(),
+            old[seq as usize - 2]
+        );
+    }
+    let export = export::circle_export(&restored, "old").unwrap();
+    assert_eq!(export.problems[0], thread);
 }

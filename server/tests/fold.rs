@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use circles_protocol::event::{Event, EventBody};
-use circles_protocol::model::{ProblemStatus, Role, Visibility};
+use circles_protocol::model::{ProblemStatus, Role, Stance, Visibility};
 use circles_server::circle::state::erase;
 use circles_server::circle::{CircleState, Draft};
 use circles_server::store::CircleRecord;
@@ -28,7 +28,7 @@ struct Step {
 fn step() -> impl Strategy<Value = Step> {
     (
         0..PEOPLE.len(),
-        0u8..10,
+        0u8..12,
         0usize..16,
         any::<bool>(),
         "[a-z ]{0,12}",
@@ -99,6 +99,7 @@ impl Log {
             4 => Draft::Critique {
                 problem: Self::pick(&self.problems, s.pick),
                 body: format!("c{text}"),
+                stance: Stance::ALL[s.pick % Stance::ALL.len()],
             },
             5 => Draft::Note {
                 body: format!("n{text}"),
@@ -120,8 +121,18 @@ impl Log {
                 Draft::Resolve {
                     problem: Self::pick(&self.problems, s.pick),
                     helpful,
+                    summary: s.flag.then(|| format!("s{text}")),
                 }
             }
+            9 => Draft::Accept {
+                problem: Self::pick(&self.problems, s.pick),
+                critique: Self::pick(&self.posts, s.pick / 2),
+            },
+            10 => Draft::Reflect {
+                problem: Self::pick(&self.problems, s.pick),
+                text: format!("r{text}"),
+                usefulness: 1 + (s.pick % 5) as u8,
+            },
             _ => Draft::Metoo {
                 problem: Self::pick(&self.problems, s.pick),
             },
@@ -197,6 +208,21 @@ proptest! {
                 prop_assert!(resolution.helpful.iter().all(|h| critiques.contains(h)));
                 prop_assert_eq!(&resolution.by, &thread.author);
             }
+            // Accepted: live critiques of this problem, each once; reflections
+            // only once resolved, one per member.
+            let live: BTreeSet<Uuid> =
+                thread.critiques.iter().filter(|c| !c.retracted).map(|c| c.id).collect();
+            let accepted: BTreeSet<Uuid> = thread.accepted.iter().copied().collect();
+            prop_assert_eq!(accepted.len(), thread.accepted.len());
+            prop_assert!(accepted.is_subset(&live));
+            prop_assert_eq!(summary.accepted as usize, accepted.len());
+            for c in &thread.critiques {
+                prop_assert_eq!(c.accepted, accepted.contains(&c.id));
+            }
+            let reflectors: BTreeSet<&String> = thread.reflections.iter().map(|r| &r.author).collect();
+            prop_assert_eq!(reflectors.len(), thread.reflections.len(), "one reflection per member");
+            let resolved_at = thread.resolution.as_ref().map_or(u64::MAX, |r| r.seq);
+            prop_assert!(thread.reflections.iter().all(|r| r.seq > resolved_at));
         }
 
         // The stored log (with erased text) folds into the same state.

@@ -1048,6 +1048,7 @@ impl Client {
             circle: circle.into(),
             problem,
             body: body.into(),
+            stance: None,
         })
         .await
         .event

@@ -454,7 +454,15 @@ async fn requests_before_sign_in_are_unauthenticated() {
         ),
         ("post.retract", json!({"circle": "lib", "post": p})),
         ("problem.resolve", json!({"circle": "lib", "problem": p})),
+        (
+            "problem.accept",
+            json!({"circle": "lib", "problem": p, "critique": p}),
+        ),
         ("problem.metoo", json!({"circle": "lib", "problem": p})),
+        (
+            "problem.reflect",
+            json!({"circle": "lib", "problem": p, "text": "t", "usefulness": 3}),
+        ),
         ("problem.list", json!({"circle": "lib"})),
         ("problem.get", json!({"circle": "lib", "problem": p})),
         ("admin.users", json!({})),
@@ -520,7 +528,15 @@ async fn unknown_circles_are_not_found_in_every_method() {
             "problem.resolve",
             json!({"circle": "nowhere", "problem": id}),
         ),
+        (
+            "problem.accept",
+            json!({"circle": "nowhere", "problem": id, "critique": id}),
+        ),
         ("problem.metoo", json!({"circle": "nowhere", "problem": id})),
+        (
+            "problem.reflect",
+            json!({"circle": "nowhere", "problem": id, "text": "t", "usefulness": 3}),
+        ),
         ("problem.list", json!({"circle": "nowhere"})),
         ("problem.get", json!({"circle": "nowhere", "problem": id})),
     ];
@@ -600,7 +616,15 @@ async fn bad_ids_where_posts_are_expected_are_not_found() {
         ),
         ("post.retract", json!({"circle": "lib", "post": id})),
         ("problem.resolve", json!({"circle": "lib", "problem": id})),
+        (
+            "problem.accept",
+            json!({"circle": "lib", "problem": id, "critique": id}),
+        ),
         ("problem.metoo", json!({"circle": "lib", "problem": id})),
+        (
+            "problem.reflect",
+            json!({"circle": "lib", "problem": id, "text": "t", "usefulness": 3}),
+        ),
         ("problem.get", json!({"circle": "lib", "problem": id})),
     ];
     for (method, params) in calls {

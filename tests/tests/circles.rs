@@ -639,6 +639,7 @@ async fn public_circle_content_is_readable_by_non_members_but_not_writable() {
             circle: "open".into(),
             problem: problem.id,
             body: "advice".into(),
+            stance: None,
         })
         .await;
     assert_eq!(err.kind(), ErrorKind::Forbidden, "critique: {err:?}");

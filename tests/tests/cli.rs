@@ -366,6 +366,218 @@ async fn two_peers_work_a_problem_from_register_to_history() {
     );
 }
 
+/// A learning circle from the terminal: critiques with `--stance`, `accept`,
+/// `resolve --summary`, `reflect --usefulness`, and what `show`, `history`,
+/// `problems` and `tail` print of them.
+#[tokio::test]
+async fn critiques_take_a_stance_and_problems_gather_acceptances_and_reflections() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    ana.register().await;
+    ben.register().await;
+    ana.ok(&["create", "lib", "--name", "Library"]).await; // seq 1
+    ben.ok(&["join", "lib"]).await; // seq 2
+    let (_, _, problem) = posted(
+        &ana.run(&[
+            "problem",
+            "lib",
+            "--title",
+            "Teens skip the catalogue",
+            "--body",
+            "",
+        ])
+        .await,
+    ); // seq 3
+    let mut tail = ben.spawn(&["tail", "lib", "--since", "3"]).await;
+
+    // --stance: any of the four; none is a suggestion; anything else is bad usage.
+    let (kind, seq, question) = posted(
+        &ben.run(&[
+            "critique",
+            "lib",
+            &problem,
+            "--stance",
+            "question",
+            "--body",
+            "Which ages?",
+        ])
+        .await,
+    );
+    assert_eq!((kind.as_str(), seq), ("critique", 4));
+    let (_, _, hunt) = posted(
+        &ben.run(&[
+            "critique",
+            "lib",
+            &problem,
+            "--stance",
+            "experience",
+            "--body",
+            "A scavenger hunt worked for us.",
+        ])
+        .await,
+    ); // seq 5
+    let plain = ben
+        .json(&["critique", "lib", &problem, "--body", "Try QR codes."])
+        .await; // seq 6
+    assert_eq!(plain["event"]["stance"], "suggestion", "{plain}");
+    let bad = ben
+        .run(&[
+            "critique", "lib", &problem, "--stance", "rant", "--body", "x",
+        ])
+        .await;
+    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert!(
+        bad.stderr.contains("suggestion") && bad.stderr.contains("concern"),
+        "{bad:#?}"
+    );
+    let line = tail.next_line("the question").await;
+    assert!(
+        line.starts_with("#4 ")
+            && line.contains(&format!(
+                "critique {question} on {problem} (question): Which ages?"
+            )),
+        "{line}"
+    );
+
+    // accept: the problem's author only; prints the critique accepted.
+    ben.run(&["accept", "lib", &problem, &hunt])
+        .await
+        .fails_with(
+            1,
+            "only the member who raised a problem can accept its critiques",
+        );
+    let (kind, seq, accepted) = posted(&ana.run(&["accept", "lib", &problem, &hunt]).await);
+    assert_eq!(
+        (kind.as_str(), seq, accepted.as_str()),
+        ("accept", 7, hunt.as_str())
+    );
+    ana.run(&["accept", "lib", &problem, &hunt])
+        .await
+        .fails_with(1, "that critique is already accepted");
+
+    // reflect before the resolution is refused and says why.
+    ben.run(&[
+        "reflect",
+        "lib",
+        &problem,
+        "--usefulness",
+        "4",
+        "--text",
+        "Hunts work.",
+    ])
+    .await
+    .fails_with(
+        1,
+        "that problem is still open: reflections come after it is resolved, so resolve it first",
+    );
+
+    // resolve --summary, then reflect.
+    let resolved = ana
+        .json(&[
+            "resolve",
+            "lib",
+            &problem,
+            "--helpful",
+            &hunt,
+            "--summary",
+            "A hunt each term; searches doubled.",
+        ])
+        .await; // seq 8
+    assert_eq!(
+        resolved["event"]["summary"], "A hunt each term; searches doubled.",
+        "{resolved}"
+    );
+    let out = ben
+        .run(&[
+            "reflect",
+            "lib",
+            &problem,
+            "--usefulness",
+            "9",
+            "--text",
+            "x",
+        ])
+        .await;
+    assert_eq!(out.code, 2, "usefulness 9 is bad usage: {out:#?}");
+    let (kind, seq, on) = posted(
+        &ben.cmd(&["reflect", "lib", &problem, "--usefulness", "4"])
+            .stdin("Prizes matter more than the hunt.\n")
+            .run()
+            .await,
+    );
+    assert_eq!(
+        (kind.as_str(), seq, on.as_str()),
+        ("reflect", 9, problem.as_str())
+    );
+
+    // tail prints every new kind.
+    let mut lines = Vec::new();
+    while lines.len() < 5 {
+        lines.push(tail.next_line("the events up to the reflection").await);
+    }
+    assert!(
+        lines[0].contains("(experience): A scavenger hunt"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("(suggestion): Try QR codes."),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].contains(&format!("accepted critique {hunt} on {problem}")),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].contains(&format!(
+            "resolved {problem} (helped: {hunt}): A hunt each term; searches doubled."
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines[4].contains(&format!(
+            "reflected on {problem} (usefulness 4/5): Prizes matter more than the hunt."
+        )),
+        "{lines:?}"
+    );
+    tail.stop().await;
+    let history = ana.ok(&["history", "lib", "--limit", "2"]).await;
+    assert!(history.contains("reflected on"), "{history}");
+
+    // show: stances, the accepted mark, the summary and the reflections.
+    let text = ana.ok(&["show", "lib", &problem]).await;
+    for needle in [
+        "· question",
+        "· experience  ✓ accepted  ★ helped",
+        "· suggestion",
+        "A hunt each term; searches doubled.",
+        "Reflections:",
+        "ben · ",
+        "usefulness 4/5",
+        "Prizes matter more than the hunt.",
+    ] {
+        assert!(text.contains(needle), "show lacks {needle:?}:\n{text}");
+    }
+    let thread = ana.json(&["show", "lib", &problem]).await;
+    let p = &thread["problem"];
+    assert_eq!(p["critiques"][0]["stance"], "question");
+    assert_eq!(p["critiques"][1]["accepted"], true);
+    assert_eq!(p["accepted"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        p["resolution"]["summary"],
+        "A hunt each term; searches doubled."
+    );
+    assert_eq!(p["reflections"][0]["usefulness"], 4);
+    assert_eq!(p["reflections"][0]["author"], "ben");
+
+    // problems: the count of accepted critiques.
+    let text = ana.ok(&["problems", "lib"]).await;
+    assert!(text.contains("1 accepted"), "{text}");
+    let list = ana.json(&["problems", "lib"]).await;
+    assert_eq!(list["problems"][0]["accepted"], 1);
+    assert_eq!(list["problems"][0]["reflections"], 1);
+}
+
 /// Every read command prints JSON with `--json`, and it is the server's own
 /// answer: compared with what the protocol client gets.
 #[tokio::test]

@@ -108,6 +108,7 @@ async fn everything_survives_a_restart() {
         circle: "lib".into(),
         problem: problem.id,
         helpful: Some(vec![c1.id]),
+        summary: None,
     })
     .await;
     let open = cat.problem("lib", "Still open", "").await;

@@ -2,7 +2,7 @@
 //! problem.resolve/metoo/list/get, with their authorization rules and errors.
 
 use circles_protocol::methods as m;
-use circles_protocol::model::ProblemStatus;
+use circles_protocol::model::{ProblemStatus, Stance};
 use circles_protocol::{ErrorKind, EventBody};
 use circles_tests::*;
 use uuid::Uuid;
@@ -33,6 +33,7 @@ fn resolve(problem: Uuid, helpful: Option<Vec<Uuid>>) -> m::Resolve {
         circle: "lib".into(),
         problem,
         helpful,
+        summary: None,
     }
 }
 
@@ -112,7 +113,8 @@ async fn note_problem_and_critique_append_events() {
         critique.body,
         EventBody::Critique {
             problem: problem.id,
-            body: "A banner on the home page helped us.".into()
+            body: "A banner on the home page helped us.".into(),
+            stance: Stance::Suggestion,
         }
     );
     // The log holds exactly these, in order.
@@ -194,6 +196,7 @@ async fn posts_are_validated() {
                 circle: "lib".into(),
                 problem: problem.id,
                 body: body.into(),
+                stance: None,
             })
             .await;
         assert_eq!(
@@ -284,6 +287,7 @@ async fn unknown_circles_posts_and_problems_are_not_found() {
             circle: "lib".into(),
             problem: nowhere,
             body: "advice".into(),
+            stance: None,
         })
         .await;
     assert_eq!(
@@ -296,6 +300,7 @@ async fn unknown_circles_posts_and_problems_are_not_found() {
             circle: "lib".into(),
             problem: note.id,
             body: "advice".into(),
+            stance: None,
         })
         .await;
     assert_eq!(
@@ -350,6 +355,7 @@ async fn critique_must_name_a_live_problem_of_the_same_circle() {
             circle: "lib".into(),
             problem: elsewhere.id,
             body: "wrong circle".into(),
+            stance: None,
         })
         .await;
     assert_eq!(
@@ -366,6 +372,7 @@ async fn critique_must_name_a_live_problem_of_the_same_circle() {
             circle: "lib".into(),
             problem: retracted.id,
             body: "too late".into(),
+            stance: None,
         })
         .await;
     assert_eq!(
@@ -383,7 +390,8 @@ async fn critique_must_name_a_live_problem_of_the_same_circle() {
         late.body,
         EventBody::Critique {
             problem: resolved.id,
-            body: "for the record".into()
+            body: "for the record".into(),
+            stance: Stance::Suggestion,
         }
     );
 }
@@ -559,7 +567,8 @@ async fn retract_is_for_the_author_or_a_facilitator_and_erases_text() {
         critique_now.body,
         EventBody::Critique {
             problem: problem.id,
-            body: String::new()
+            body: String::new(),
+            stance: Stance::Suggestion,
         }
     );
     // Nothing else in the log still carries the secret text.
@@ -660,7 +669,8 @@ async fn resolve_is_author_only_and_helpful_must_be_critiques_of_that_problem() 
         resolved.body,
         EventBody::Resolve {
             problem: problem.id,
-            helpful: vec![c2.id, c1.id]
+            helpful: vec![c2.id, c1.id],
+            summary: None,
         }
     );
     let err = bob
@@ -687,7 +697,8 @@ async fn resolve_is_author_only_and_helpful_must_be_critiques_of_that_problem() 
         plain.body,
         EventBody::Resolve {
             problem: other.id,
-            helpful: vec![]
+            helpful: vec![],
+            summary: None,
         }
     );
 }

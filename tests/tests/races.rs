@@ -136,6 +136,7 @@ async fn one_metoo_and_one_resolve_across_connections_of_one_account() {
             circle: "lib".into(),
             problem: problem.id,
             helpful: None,
+            summary: None,
         })
     }))
     .await;

@@ -201,6 +201,64 @@ async fn schema_validates_live_traffic() {
         contract.success(method, &params, &response);
     }
 
+    // A learning circle's methods and events: a critique with a stance,
+    // accept, resolve with a summary, reflect, and the views they change.
+    let params = json!({"circle": "cataloguers", "problem": problem, "body": "Which catalogue?", "stance": "question"});
+    let critiqued = call(&mut ana, 20, "post.critique", &params).await;
+    contract.success("post.critique", &params, &critiqued);
+    let critique = critiqued["result"]["event"]["id"].clone();
+    for (id, method, params) in [
+        (
+            21,
+            "problem.accept",
+            json!({"circle": "cataloguers", "problem": problem, "critique": critique}),
+        ),
+        (
+            22,
+            "problem.resolve",
+            json!({"circle": "cataloguers", "problem": problem, "helpful": [critique], "summary": "Moved the link."}),
+        ),
+        (
+            23,
+            "problem.reflect",
+            json!({"circle": "cataloguers", "problem": problem, "text": "Check links first.", "usefulness": 4}),
+        ),
+        (24, "problem.list", json!({"circle": "cataloguers"})),
+        (
+            25,
+            "problem.get",
+            json!({"circle": "cataloguers", "problem": problem}),
+        ),
+        (
+            26,
+            "circle.history",
+            json!({"circle": "cataloguers", "limit": 10}),
+        ),
+    ] {
+        let response = call(&mut ana, id, method, &params).await;
+        contract.success(method, &params, &response);
+    }
+    let reflect = &contract.doc["methods"]["problem.reflect"]["params"];
+    contract.assert_invalid(
+        reflect,
+        &json!({"circle": "cataloguers", "problem": problem, "text": "t", "usefulness": 6}),
+        "a usefulness of 6",
+    );
+    contract.assert_invalid(
+        &contract.doc["methods"]["post.critique"]["params"],
+        &json!({"circle": "cataloguers", "problem": problem, "body": "b", "stance": "rant"}),
+        "an unknown stance",
+    );
+    for kind in ["critique", "accept", "resolve", "reflect"] {
+        let notification = ana
+            .next_matching(&format!("the {kind} event"), |n| {
+                (n.method == notify::EVENT && n.params["event"]["kind"] == kind).then(|| n.clone())
+            })
+            .await;
+        let frame = serde_json::to_value(&notification).expect("a notification serializes");
+        contract.notification(&frame);
+    }
+
     // Errors: an application error, bad params, and a frame that is not JSON.
     let missing = call(&mut ana, 10, "circle.join", &json!({"circle": "nowhere"})).await;
     assert_eq!(contract.error(&missing), "not_found");

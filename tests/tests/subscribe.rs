@@ -564,6 +564,7 @@ async fn live_events_carry_every_kind() {
             circle: "lib".into(),
             problem: problem.id,
             helpful: Some(vec![critique.id]),
+            summary: None,
         })
         .await
         .event;

@@ -401,6 +401,7 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 circle,
                 problem,
                 body,
+                stance: None,
             };
             caller.call::<m::PostCritique>(params).await?;
         }
@@ -417,6 +418,7 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 circle,
                 problem,
                 helpful: (!helpful.is_empty()).then_some(helpful),
+                summary: None,
             };
             caller.call::<m::ProblemResolve>(params).await?;
         }

@@ -1,5 +1,6 @@
 //! A circle's timeline: its log folded into what the screen shows. Problems
-//! carry their critiques threaded beneath them, metoos and resolution;
+//! carry their critiques threaded beneath them (each with its stance and
+//! whether the author accepted it), metoos, resolution and reflections;
 //! notes and membership changes sit between them in log order.
 //!
 //! Events are applied once each, in seq order: a duplicate (seq already
@@ -9,7 +10,7 @@ use std::collections::HashSet;
 
 use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
-use circles_protocol::model::Role;
+use circles_protocol::model::{Role, Stance};
 use uuid::Uuid;
 
 #[derive(Clone, Debug, Default)]
@@ -24,7 +25,8 @@ pub struct Timeline {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
-    Problem(ProblemView),
+    /// Boxed: a problem carries its whole thread, a note or activity little.
+    Problem(Box<ProblemView>),
     Note(PostView),
     Activity(ActivityView),
 }
@@ -53,8 +55,24 @@ pub struct ProblemView {
     pub resolved_by: Option<String>,
     /// The critiques that helped, as the author named them.
     pub helpful: Vec<Uuid>,
+    /// What was done, as the author summed it up when resolving.
+    pub summary: Option<String>,
+    /// Critiques the author accepted, in the order accepted.
+    pub accepted: Vec<Uuid>,
     pub metoos: Vec<String>,
     pub critiques: Vec<PostView>,
+    /// Written after the resolution, in log order.
+    pub reflections: Vec<ReflectionView>,
+}
+
+/// A member's reflection on a resolved problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReflectionView {
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub text: String,
+    pub usefulness: u8,
 }
 
 /// A critique or a note: who wrote what, and what became of it.
@@ -65,6 +83,8 @@ pub struct PostView {
     pub author: String,
     pub at: Millis,
     pub body: String,
+    /// A critique's stance; `None` for a note.
+    pub stance: Option<Stance>,
     pub edited: bool,
     pub retracted: bool,
 }
@@ -132,6 +152,10 @@ impl ProblemView {
         self.helpful.contains(critique)
     }
 
+    pub fn is_accepted(&self, critique: &Uuid) -> bool {
+        self.accepted.contains(critique)
+    }
+
     /// Critiques that are not retracted.
     pub fn live_critiques(&self) -> impl Iterator<Item = &PostView> {
         self.critiques.iter().filter(|c| !c.retracted)
@@ -166,7 +190,7 @@ impl Timeline {
 
     pub fn problem(&self, id: &Uuid) -> Option<&ProblemView> {
         self.entries.iter().find_map(|e| match e {
-            Entry::Problem(p) if p.id == *id => Some(p),
+            Entry::Problem(p) if p.id == *id => Some(&**p),
             _ => None,
         })
     }
@@ -182,7 +206,7 @@ impl Timeline {
             None => {
                 self.entries.insert(
                     0,
-                    Entry::Problem(ProblemView {
+                    Entry::Problem(Box::new(ProblemView {
                         id,
                         seq: 0,
                         author: String::new(),
@@ -196,9 +220,12 @@ impl Timeline {
                         status: Status::Open,
                         resolved_by: None,
                         helpful: Vec::new(),
+                        summary: None,
+                        accepted: Vec::new(),
                         metoos: Vec::new(),
                         critiques: Vec::new(),
-                    }),
+                        reflections: Vec::new(),
+                    })),
                 );
                 0
             }
@@ -230,7 +257,7 @@ impl Timeline {
         let retracted = event.retracted;
         match &event.body {
             EventBody::Problem { title, body, tags } => {
-                self.entries.push(Entry::Problem(ProblemView {
+                self.entries.push(Entry::Problem(Box::new(ProblemView {
                     id: event.id,
                     seq: event.seq,
                     author: event.author.clone(),
@@ -244,11 +271,18 @@ impl Timeline {
                     status: Status::Open,
                     resolved_by: None,
                     helpful: Vec::new(),
+                    summary: None,
+                    accepted: Vec::new(),
                     metoos: Vec::new(),
                     critiques: Vec::new(),
-                }));
+                    reflections: Vec::new(),
+                })));
             }
-            EventBody::Critique { problem, body } => {
+            EventBody::Critique {
+                problem,
+                body,
+                stance,
+            } => {
                 let problem = self.problem_or_placeholder(*problem);
                 problem.critiques.push(PostView {
                     id: event.id,
@@ -256,6 +290,7 @@ impl Timeline {
                     author: event.author.clone(),
                     at: event.at,
                     body: body.clone(),
+                    stance: Some(*stance),
                     edited: false,
                     retracted,
                 });
@@ -276,17 +311,43 @@ impl Timeline {
                     author: event.author.clone(),
                     at: event.at,
                     body: body.clone(),
+                    stance: None,
                     edited: false,
                     retracted,
                 }));
             }
             EventBody::Edit { post, title, body } => self.edit(post, title, body),
             EventBody::Retract { post } => self.retract(post),
-            EventBody::Resolve { problem, helpful } => {
+            EventBody::Resolve {
+                problem,
+                helpful,
+                summary,
+            } => {
                 let problem = self.problem_or_placeholder(*problem);
                 problem.status = Status::Resolved;
                 problem.resolved_by = Some(event.author.clone());
                 problem.helpful = helpful.clone();
+                problem.summary = summary.clone();
+            }
+            EventBody::Accept { problem, critique } => {
+                let problem = self.problem_or_placeholder(*problem);
+                if !problem.accepted.contains(critique) {
+                    problem.accepted.push(*critique);
+                }
+            }
+            EventBody::Reflect {
+                problem,
+                text,
+                usefulness,
+            } => {
+                let problem = self.problem_or_placeholder(*problem);
+                problem.reflections.push(ReflectionView {
+                    seq: event.seq,
+                    author: event.author.clone(),
+                    at: event.at,
+                    text: text.clone(),
+                    usefulness: *usefulness,
+                });
             }
             EventBody::Metoo { problem } => {
                 let problem = self.problem_or_placeholder(*problem);
@@ -424,6 +485,7 @@ pub(crate) mod tests {
             EventBody::Critique {
                 problem: id(problem),
                 body: body.into(),
+                stance: Stance::Suggestion,
             },
         )
     }
@@ -506,6 +568,24 @@ pub(crate) mod tests {
                     EventBody::Resolve {
                         problem: id(1),
                         helpful: vec![id(2)],
+                        summary: Some("Did X.".into()),
+                    },
+                ),
+                event(
+                    9,
+                    "ana",
+                    EventBody::Accept {
+                        problem: id(1),
+                        critique: id(2),
+                    },
+                ),
+                event(
+                    10,
+                    "cara",
+                    EventBody::Reflect {
+                        problem: id(1),
+                        text: "X works here too.".into(),
+                        usefulness: 4,
                     },
                 ),
             ],
@@ -518,6 +598,17 @@ pub(crate) mod tests {
         assert_eq!(p.metoos, vec!["cara".to_string()]);
         assert_eq!(p.status, Status::Resolved);
         assert!(p.is_helpful(&id(2)));
+        assert_eq!(p.summary.as_deref(), Some("Did X."));
+        assert!(p.is_accepted(&id(2)) && !p.is_accepted(&id(3)));
+        assert_eq!(p.critiques[0].stance, Some(Stance::Suggestion));
+        assert_eq!(p.reflections.len(), 1);
+        assert_eq!(
+            (
+                p.reflections[0].author.as_str(),
+                p.reflections[0].usefulness
+            ),
+            ("cara", 4)
+        );
         assert_eq!(p.live_critiques().count(), 1);
         assert!(
             !t.fresh.contains(&id(3)),

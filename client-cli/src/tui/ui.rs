@@ -364,6 +364,15 @@ fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> V
             Span::styled(critique.author.clone(), author_style(app, &critique.author)),
             Span::styled(format!(" · {}", when(critique.at)), DIM),
         ];
+        if let Some(stance) = critique.stance {
+            head.push(Span::styled(format!(" · {}", stance.name()), DIM));
+        }
+        if p.is_accepted(&critique.id) {
+            head.push(Span::styled(
+                " ✓ accepted",
+                Style::new().fg(Color::Green).bold(),
+            ));
+        }
         if critique.seq > c.seen_upto && !fresh && critique.author != app.me {
             head.push(Span::styled(" •", Style::new().fg(ACCENT).bold()));
         }
@@ -410,6 +419,25 @@ fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> V
             n => format!("resolved by {by}: {n} critiques helped"),
         };
         out.push(Line::styled(text, Style::new().fg(Color::Green)));
+        if let Some(summary) = &p.summary {
+            for line in wrap(summary, width.saturating_sub(2))
+                .iter()
+                .take(BODY_LINES)
+            {
+                out.push(Line::styled(
+                    format!("  {line}"),
+                    Style::new().fg(Color::Green),
+                ));
+            }
+        }
+    }
+    match p.reflections.len() {
+        0 => {}
+        1 => out.push(Line::styled("1 reflection (Enter opens the thread)", DIM)),
+        n => out.push(Line::styled(
+            format!("{n} reflections (Enter opens the thread)"),
+            DIM,
+        )),
     }
     out
 }
@@ -473,6 +501,15 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
             author_style(app, &critique.author),
         ));
         head.push(Span::styled(format!(" · {}", when(critique.at)), DIM));
+        if let Some(stance) = critique.stance {
+            head.push(Span::styled(format!(" · {}", stance.name()), DIM));
+        }
+        if p.is_accepted(&critique.id) {
+            head.push(Span::styled(
+                " ✓ accepted",
+                Style::new().fg(Color::Green).bold(),
+            ));
+        }
         if p.is_helpful(&critique.id) {
             head.push(Span::styled(
                 " ★ helped",
@@ -496,6 +533,35 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
             format!("Resolved by {by}."),
             Style::new().fg(Color::Green).bold(),
         ));
+        if let Some(summary) = &p.summary {
+            for line in wrap(summary, width.saturating_sub(2)) {
+                lines.push(Line::styled(
+                    format!("  {line}"),
+                    Style::new().fg(Color::Green),
+                ));
+            }
+        }
+    }
+    if !p.reflections.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!("Reflections ({})", p.reflections.len()),
+            Style::new().bold(),
+        ));
+    }
+    for r in &p.reflections {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(r.author.clone(), author_style(app, &r.author)),
+            Span::styled(
+                format!(" · {} · usefulness {}/5", when(r.at), r.usefulness),
+                DIM,
+            ),
+        ]));
+        for line in wrap(&r.text, width.saturating_sub(4)) {
+            lines.push(Line::raw(format!("    {line}")));
+        }
     }
     let height = usize::from(inner.height);
     let offset = match selected {
@@ -863,6 +929,7 @@ mod tests {
                 EventBody::Resolve {
                     problem: id(2),
                     helpful: vec![id(4)],
+                    summary: Some("Restored the headings.".into()),
                 },
             ),
         ));
@@ -870,12 +937,49 @@ mod tests {
             "cataloguers",
             event(6, "dan", EventBody::Metoo { problem: id(2) }),
         ));
+        app.handle_event(live(
+            "cataloguers",
+            event(
+                7,
+                "ana",
+                EventBody::Accept {
+                    problem: id(2),
+                    critique: id(3),
+                },
+            ),
+        ));
+        app.handle_event(live(
+            "cataloguers",
+            event(
+                8,
+                "dan",
+                EventBody::Reflect {
+                    problem: id(2),
+                    text: "Checking ours tomorrow.".into(),
+                    usefulness: 5,
+                },
+            ),
+        ));
         let s = screen(&app);
         row(&s, "✔ RESOLVED Patrons cannot find e-books");
         let (_, helped) = row(&s, "★ helped");
         assert!(helped.contains("cara"), "{helped}");
+        let (_, accepted) = row(&s, "✓ accepted");
+        assert!(
+            accepted.contains("ben") && accepted.contains("suggestion"),
+            "{accepted}"
+        );
         row(&s, "resolved by ana: 1 critique helped");
+        row(&s, "Restored the headings.");
+        row(&s, "1 reflection");
         row(&s, "+1 me too (dan)");
+        // The thread shows the reflection in full.
+        app.handle_event(key(KeyCode::Enter));
+        let s = screen(&app);
+        row(&s, "Reflections (1)");
+        let (_, who) = row(&s, "usefulness 5/5");
+        assert!(who.contains("dan"), "{who}");
+        row(&s, "Checking ours tomorrow.");
     }
 
     #[test]

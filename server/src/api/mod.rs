@@ -202,7 +202,13 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
         m::ProblemResolve::NAME => {
             call::<m::ProblemResolve, _>(params, |p| posts::resolve(s, p)).await
         }
+        m::ProblemAccept::NAME => {
+            call::<m::ProblemAccept, _>(params, |p| posts::accept(s, p)).await
+        }
         m::ProblemMetoo::NAME => call::<m::ProblemMetoo, _>(params, |p| posts::metoo(s, p)).await,
+        m::ProblemReflect::NAME => {
+            call::<m::ProblemReflect, _>(params, |p| posts::reflect(s, p)).await
+        }
         m::ProblemList::NAME => {
             call::<m::ProblemList, _>(params, |p| reading::problems(s, p)).await
         }

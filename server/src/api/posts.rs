@@ -1,15 +1,17 @@
-//! Writing: `post.*` and `problem.resolve` / `problem.metoo`. Each validates
-//! its fields here; the circle task checks who may do it and appends.
+//! Writing: `post.*` and `problem.resolve` / `accept` / `metoo` / `reflect`.
+//! Each validates its fields here; the circle task checks who may do it and
+//! appends.
 
 use circles_protocol::methods::{
-    EditPost, EventResult, NewCritique, NewNote, NewProblem, PostRef, ProblemRef, Resolve,
+    AcceptCritique, EditPost, EventResult, NewCritique, NewNote, NewProblem, NewReflection,
+    PostRef, ProblemRef, Resolve,
 };
 
 use super::signed_in;
 use crate::circle::Draft;
 use crate::error::{ApiError, ApiResult};
 use crate::session::Session;
-use crate::validate::{self, MAX_TITLE_CHARS};
+use crate::validate::{self, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, USEFULNESS};
 
 async fn append(s: &mut Session, circle: &str, draft: Draft) -> ApiResult<EventResult> {
     let handle = signed_in(s)?.handle.clone();
@@ -31,6 +33,7 @@ pub async fn critique(s: &mut Session, p: NewCritique) -> ApiResult<EventResult>
     let draft = Draft::Critique {
         problem: p.problem,
         body: validate::body("body", &p.body, true, s.app.config.max_post_bytes)?,
+        stance: p.stance.unwrap_or_default(),
     };
     append(s, &p.circle, draft).await
 }
@@ -74,6 +77,36 @@ pub async fn resolve(s: &mut Session, p: Resolve) -> ApiResult<EventResult> {
     let draft = Draft::Resolve {
         problem: p.problem,
         helpful: p.helpful.unwrap_or_default(),
+        summary: p
+            .summary
+            .map(|text| validate::optional_text("summary", &text, MAX_SUMMARY_CHARS))
+            .transpose()?
+            .flatten(),
+    };
+    append(s, &p.circle, draft).await
+}
+
+pub async fn accept(s: &mut Session, p: AcceptCritique) -> ApiResult<EventResult> {
+    let draft = Draft::Accept {
+        problem: p.problem,
+        critique: p.critique,
+    };
+    append(s, &p.circle, draft).await
+}
+
+pub async fn reflect(s: &mut Session, p: NewReflection) -> ApiResult<EventResult> {
+    if !USEFULNESS.contains(&p.usefulness) {
+        return Err(ApiError::invalid(format!(
+            "usefulness must be from {} to {}, not {}",
+            USEFULNESS.start(),
+            USEFULNESS.end(),
+            p.usefulness
+        )));
+    }
+    let draft = Draft::Reflect {
+        problem: p.problem,
+        text: validate::body("text", &p.text, true, s.app.config.max_post_bytes)?,
+        usefulness: p.usefulness,
     };
     append(s, &p.circle, draft).await
 }

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
-    CritiqueView, Member, ProblemStatus, ProblemSummary, ProblemThread, Resolution, Role,
-    Visibility,
+    CritiqueView, Member, ProblemStatus, ProblemSummary, ProblemThread, ReflectionView, Resolution,
+    Role, Stance, Visibility,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ pub enum Draft {
     Critique {
         problem: Uuid,
         body: String,
+        stance: Stance,
     },
     Note {
         body: String,
@@ -40,9 +41,19 @@ pub enum Draft {
     Resolve {
         problem: Uuid,
         helpful: Vec<Uuid>,
+        summary: Option<String>,
+    },
+    Accept {
+        problem: Uuid,
+        critique: Uuid,
     },
     Metoo {
         problem: Uuid,
+    },
+    Reflect {
+        problem: Uuid,
+        text: String,
+        usefulness: u8,
     },
     /// `invited`: the caller checked a valid invite code for this circle.
     Join {
@@ -119,10 +130,15 @@ struct Post {
     retracted: bool,
     /// Seqs of this post's edits (a retraction erases their text too).
     edit_seqs: Vec<u64>,
+    // Critiques only:
+    stance: Stance,
     // Problems only:
     critiques: Vec<Uuid>,
     metoos: Vec<String>,
+    /// Critiques the author accepted, in the order they were accepted.
+    accepted: Vec<Uuid>,
     resolution: Option<Resolution>,
+    reflections: Vec<ReflectionView>,
     last_activity: Millis,
 }
 
@@ -287,10 +303,18 @@ impl CircleState {
                 self.check_member(author)?;
                 Ok(EventBody::Problem { title, body, tags })
             }
-            Draft::Critique { problem, body } => {
+            Draft::Critique {
+                problem,
+                body,
+                stance,
+            } => {
                 self.check_member(author)?;
                 self.live_problem(problem)?;
-                Ok(EventBody::Critique { problem, body })
+                Ok(EventBody::Critique {
+                    problem,
+                    body,
+                    stance,
+                })
             }
             Draft::Note { body } => {
                 self.check_member(author)?;
@@ -329,7 +353,11 @@ impl CircleState {
                 }
                 Ok(EventBody::Retract { post })
             }
-            Draft::Resolve { problem, helpful } => {
+            Draft::Resolve {
+                problem,
+                helpful,
+                summary,
+            } => {
                 self.check_member(author)?;
                 let target = self.live_problem(problem)?;
                 if target.author != author {
@@ -355,7 +383,65 @@ impl CircleState {
                         return Err(ApiError::invalid(format!("helpful: {id} is named twice")));
                     }
                 }
-                Ok(EventBody::Resolve { problem, helpful })
+                Ok(EventBody::Resolve {
+                    problem,
+                    helpful,
+                    summary,
+                })
+            }
+            Draft::Accept { problem, critique } => {
+                self.check_member(author)?;
+                let target = self.live_problem(problem)?;
+                if target.author != author {
+                    return Err(ApiError::forbidden(
+                        "only the member who raised a problem can accept its critiques",
+                    ));
+                }
+                match self.posts.get(&critique) {
+                    Some(Post {
+                        kind: PostKind::Critique { problem: p },
+                        retracted,
+                        ..
+                    }) if *p == problem => {
+                        if *retracted {
+                            return Err(ApiError::not_found(format!(
+                                "critique {critique} was retracted"
+                            )));
+                        }
+                    }
+                    _ => {
+                        return Err(ApiError::not_found(format!(
+                            "no critique {critique} of problem {problem}"
+                        )));
+                    }
+                }
+                if target.accepted.contains(&critique) {
+                    return Err(ApiError::conflict("that critique is already accepted"));
+                }
+                Ok(EventBody::Accept { problem, critique })
+            }
+            Draft::Reflect {
+                problem,
+                text,
+                usefulness,
+            } => {
+                self.check_member(author)?;
+                let target = self.live_problem(problem)?;
+                if target.resolution.is_none() {
+                    return Err(ApiError::conflict(
+                        "that problem is still open: reflections come after it is resolved, so resolve it first",
+                    ));
+                }
+                if target.reflections.iter().any(|r| r.author == author) {
+                    return Err(ApiError::conflict(
+                        "you already wrote a reflection on this problem",
+                    ));
+                }
+                Ok(EventBody::Reflect {
+                    problem,
+                    text,
+                    usefulness,
+                })
             }
             Draft::Metoo { problem } => {
                 self.check_member(author)?;
@@ -403,14 +489,19 @@ impl CircleState {
                     ),
                 );
             }
-            EventBody::Critique { problem, body } => {
-                let post = Post::new(
+            EventBody::Critique {
+                problem,
+                body,
+                stance,
+            } => {
+                let mut post = Post::new(
                     event,
                     PostKind::Critique { problem: *problem },
                     String::new(),
                     body.clone(),
                     Vec::new(),
                 );
+                post.stance = *stance;
                 self.posts.insert(event.id, post);
                 if let Some(target) = self.posts.get_mut(problem) {
                     target.critiques.push(event.id);
@@ -452,13 +543,43 @@ impl CircleState {
                     target.tags.clear();
                 }
             }
-            EventBody::Resolve { problem, helpful } => {
+            EventBody::Resolve {
+                problem,
+                helpful,
+                summary,
+            } => {
                 if let Some(target) = self.posts.get_mut(problem) {
                     target.resolution = Some(Resolution {
                         seq: event.seq,
                         by: author.to_owned(),
                         at: event.at,
                         helpful: helpful.clone(),
+                        summary: summary.clone(),
+                    });
+                    target.last_activity = event.at;
+                }
+            }
+            EventBody::Accept { problem, critique } => {
+                if let Some(target) = self.posts.get_mut(problem) {
+                    if !target.accepted.contains(critique) {
+                        target.accepted.push(*critique);
+                    }
+                    target.last_activity = event.at;
+                }
+            }
+            EventBody::Reflect {
+                problem,
+                text,
+                usefulness,
+            } => {
+                if let Some(target) = self.posts.get_mut(problem) {
+                    target.reflections.push(ReflectionView {
+                        id: event.id,
+                        seq: event.seq,
+                        author: author.to_owned(),
+                        at: event.at,
+                        text: text.clone(),
+                        usefulness: *usefulness,
                     });
                     target.last_activity = event.at;
                 }
@@ -552,6 +673,8 @@ impl CircleState {
                     .try_into()
                     .unwrap_or(u32::MAX),
                 metoos: p.metoos.len().try_into().unwrap_or(u32::MAX),
+                accepted: self.live_accepted(p).count().try_into().unwrap_or(u32::MAX),
+                reflections: p.reflections.len().try_into().unwrap_or(u32::MAX),
                 edited: p.edited,
                 last_activity: p.last_activity,
             })
@@ -569,6 +692,15 @@ impl CircleState {
             .filter(|(_, c)| !c.retracted)
     }
 
+    /// The accepted critiques that are not retracted, in the order accepted.
+    fn live_accepted<'a>(&'a self, problem: &'a Post) -> impl Iterator<Item = Uuid> + 'a {
+        problem
+            .accepted
+            .iter()
+            .copied()
+            .filter(|id| self.posts.get(id).is_some_and(|c| !c.retracted))
+    }
+
     pub fn problem_thread(&self, id: Uuid) -> ApiResult<ProblemThread> {
         let p = self.problem(id)?;
         let helpful: HashSet<Uuid> = p
@@ -576,6 +708,7 @@ impl CircleState {
             .as_ref()
             .map(|r| r.helpful.iter().copied().collect())
             .unwrap_or_default();
+        let accepted: Vec<Uuid> = self.live_accepted(p).collect();
         let critiques = p
             .critiques
             .iter()
@@ -586,9 +719,11 @@ impl CircleState {
                 author: c.author.clone(),
                 at: c.at,
                 body: c.body.clone(),
+                stance: c.stance,
                 edited: c.edited,
                 retracted: c.retracted,
                 helpful: helpful.contains(cid),
+                accepted: accepted.contains(cid),
             })
             .collect();
         Ok(ProblemThread {
@@ -604,7 +739,9 @@ impl CircleState {
             retracted: p.retracted,
             metoos: p.metoos.clone(),
             resolution: p.resolution.clone(),
+            accepted,
             critiques,
+            reflections: p.reflections.clone(),
         })
     }
 }
@@ -622,9 +759,12 @@ impl Post {
             edited: false,
             retracted: event.retracted,
             edit_seqs: Vec::new(),
+            stance: Stance::default(),
             critiques: Vec::new(),
             metoos: Vec::new(),
+            accepted: Vec::new(),
             resolution: None,
+            reflections: Vec::new(),
             last_activity: event.at,
         }
     }
@@ -660,9 +800,12 @@ pub fn erase(mut event: Event) -> Event {
             body: String::new(),
             tags: Vec::new(),
         },
-        EventBody::Critique { problem, .. } => EventBody::Critique {
+        EventBody::Critique {
+            problem, stance, ..
+        } => EventBody::Critique {
             problem,
             body: String::new(),
+            stance,
         },
         EventBody::Note { .. } => EventBody::Note {
             body: String::new(),
@@ -746,6 +889,23 @@ mod tests {
         Draft::Critique {
             problem,
             body: "try this".into(),
+            stance: Stance::Suggestion,
+        }
+    }
+
+    fn resolve(problem: Uuid, helpful: Vec<Uuid>) -> Draft {
+        Draft::Resolve {
+            problem,
+            helpful,
+            summary: None,
+        }
+    }
+
+    fn reflect(problem: Uuid, usefulness: u8) -> Draft {
+        Draft::Reflect {
+            problem,
+            text: "Banners work better than signs.".into(),
+            usefulness,
         }
     }
 
@@ -896,53 +1056,17 @@ mod tests {
             ErrorKind::Conflict
         );
 
+        assert_eq!(log.err("ben", resolve(p, vec![c1])), ErrorKind::Forbidden);
         assert_eq!(
-            log.err(
-                "ben",
-                Draft::Resolve {
-                    problem: p,
-                    helpful: vec![c1]
-                }
-            ),
-            ErrorKind::Forbidden
-        );
-        assert_eq!(
-            log.err(
-                "ana",
-                Draft::Resolve {
-                    problem: p,
-                    helpful: vec![note]
-                }
-            ),
+            log.err("ana", resolve(p, vec![note])),
             ErrorKind::InvalidParams
         );
         assert_eq!(
-            log.err(
-                "ana",
-                Draft::Resolve {
-                    problem: p,
-                    helpful: vec![c2]
-                }
-            ),
+            log.err("ana", resolve(p, vec![c2])),
             ErrorKind::InvalidParams
         );
-        log.ok(
-            "ana",
-            Draft::Resolve {
-                problem: p,
-                helpful: vec![c1],
-            },
-        );
-        assert_eq!(
-            log.err(
-                "ana",
-                Draft::Resolve {
-                    problem: p,
-                    helpful: vec![]
-                }
-            ),
-            ErrorKind::Conflict
-        );
+        log.ok("ana", resolve(p, vec![c1]));
+        assert_eq!(log.err("ana", resolve(p, vec![])), ErrorKind::Conflict);
 
         let thread = log.state.problem_thread(p).unwrap();
         assert_eq!(thread.status, ProblemStatus::Resolved);
@@ -960,6 +1084,109 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(log.state.seqs_to_erase(c1).len(), 2);
+    }
+
+    #[test]
+    fn accepting_critiques() {
+        let mut log = Log::new(Visibility::Public, 12);
+        log.ok("ben", Draft::Join { invited: false });
+        let p = log.ok("ana", problem("stuck")).id;
+        let other = log.ok("ben", problem("also stuck")).id;
+        let c1 = log.ok("ben", critique(p)).id;
+        let c2 = log
+            .ok(
+                "ben",
+                Draft::Critique {
+                    problem: p,
+                    body: "what did you try?".into(),
+                    stance: Stance::Question,
+                },
+            )
+            .id;
+        let elsewhere = log.ok("ana", critique(other)).id;
+        let accept = |critique| Draft::Accept {
+            problem: p,
+            critique,
+        };
+        assert_eq!(log.err("ben", accept(c1)), ErrorKind::Forbidden);
+        assert_eq!(log.err("cy", accept(c1)), ErrorKind::Forbidden);
+        assert_eq!(log.err("ana", accept(elsewhere)), ErrorKind::NotFound);
+        assert_eq!(log.err("ana", accept(p)), ErrorKind::NotFound);
+        assert_eq!(log.err("ana", accept(Uuid::now_v7())), ErrorKind::NotFound);
+        assert_eq!(
+            log.err(
+                "ana",
+                Draft::Accept {
+                    problem: Uuid::now_v7(),
+                    critique: c1
+                }
+            ),
+            ErrorKind::NotFound
+        );
+        log.ok("ana", accept(c2));
+        log.ok("ana", accept(c1));
+        assert_eq!(log.err("ana", accept(c1)), ErrorKind::Conflict);
+        let thread = log.state.problem_thread(p).unwrap();
+        assert_eq!(thread.accepted, vec![c2, c1]);
+        assert_eq!(thread.critiques[1].stance, Stance::Question);
+        assert!(thread.critiques.iter().all(|c| c.accepted));
+        // Still possible once resolved; a retracted critique is no longer counted.
+        log.ok("ana", resolve(p, vec![]));
+        log.ok("ben", Draft::Retract { post: c2 });
+        let thread = log.state.problem_thread(p).unwrap();
+        assert_eq!(thread.accepted, vec![c1]);
+        assert!(!thread.critiques[1].accepted);
+        let c3 = log.ok("ben", critique(p)).id;
+        log.ok("ana", accept(c3));
+        log.ok("ben", Draft::Retract { post: c3 });
+        assert_eq!(log.err("ana", accept(c3)), ErrorKind::NotFound);
+        assert_eq!(log.state.problem_summaries(None)[0].accepted, 1);
+    }
+
+    #[test]
+    fn reflecting_comes_after_the_resolution() {
+        let mut log = Log::new(Visibility::Public, 12);
+        log.ok("ben", Draft::Join { invited: false });
+        let p = log.ok("ana", problem("stuck")).id;
+        let err = log.try_append("ben", reflect(p, 4)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict);
+        assert!(err.message.contains("resolve it first"), "{}", err.message);
+        log.ok(
+            "ana",
+            Draft::Resolve {
+                problem: p,
+                helpful: vec![],
+                summary: Some("A banner.".into()),
+            },
+        );
+        assert_eq!(log.err("cy", reflect(p, 4)), ErrorKind::Forbidden);
+        assert_eq!(
+            log.err("ben", reflect(Uuid::now_v7(), 4)),
+            ErrorKind::NotFound
+        );
+        let first = log.ok("ben", reflect(p, 4));
+        assert_eq!(log.err("ben", reflect(p, 2)), ErrorKind::Conflict);
+        log.ok("ana", reflect(p, 5)); // the author too
+        let thread = log.state.problem_thread(p).unwrap();
+        assert_eq!(
+            thread.resolution.as_ref().unwrap().summary.as_deref(),
+            Some("A banner.")
+        );
+        let got: Vec<_> = thread
+            .reflections
+            .iter()
+            .map(|r| (r.id, r.author.as_str(), r.usefulness))
+            .collect();
+        assert_eq!(got[0], (first.id, "ben", 4));
+        assert_eq!(got[1].1, "ana");
+        assert_eq!(log.state.problem_summaries(None)[0].reflections, 2);
+        // Reflections are not posts: they cannot be edited or retracted.
+        assert_eq!(
+            log.err("ben", Draft::Retract { post: first.id }),
+            ErrorKind::NotFound
+        );
+        log.ok("ana", Draft::Retract { post: p });
+        assert_eq!(log.err("ben", reflect(p, 3)), ErrorKind::NotFound);
     }
 
     #[test]
