@@ -17,9 +17,10 @@ socket.addEventListener("close", ({ code, reason }) => {
 socket.addEventListener("message", ({ data }) => {
   const frame = JSON.parse(data);
   if (!("id" in frame)) return frame.method === "event" && showEvent(frame.params);
-  const { resolve, reject } = pending.get(frame.id);
+  const waiter = pending.get(frame.id); // none for id null: a frame the server could not read
+  if (!waiter) return show(frame.error?.message ?? "an unexpected answer");
   pending.delete(frame.id);
-  frame.error ? reject(frame.error) : resolve(frame.result); // error: {code, message, data}
+  frame.error ? waiter.reject(frame.error) : waiter.resolve(frame.result); // error: {code, message, data}
 });
 
 // One JSON-RPC request: resolves with its result, rejects with its error object.

@@ -109,12 +109,15 @@ fn foreign_origin<'a>(allowed: &[String], headers: &'a HeaderMap) -> Option<&'a 
 }
 
 /// The protocol's JSON Schema, built on first use: the same text as the
-/// checked-in `docs/protocol.schema.json`.
+/// checked-in `docs/protocol.schema.json`. Public, so any page may fetch it.
 async fn schema() -> Response {
     static TEXT: OnceLock<String> = OnceLock::new();
     let text = TEXT.get_or_init(circles_protocol::schema::text);
-    let content_type = [(header::CONTENT_TYPE, "application/json")];
-    (content_type, text.as_str()).into_response()
+    let headers = [
+        (header::CONTENT_TYPE, "application/json"),
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+    ];
+    (headers, text.as_str()).into_response()
 }
 
 /// Ready when the store takes a durable write.

@@ -23,6 +23,7 @@ const state = {
 const rendered = new Map();
 // Forms that must survive redraws (a half-written critique), keyed by id.
 const critiqueForms = new Map();
+const reflectForms = new Map();
 const editForms = new Map();
 
 const rpc = new Rpc(endpoint, { onOpen: resume, onNotify: notified, onState: showStatus, onSignedOut: signedOut });
@@ -71,6 +72,10 @@ function signedOut(reason) {
   closeCircle();
   $("#app").hidden = true;
   $("#welcome").hidden = false;
+  // Nothing of the last person's stays in the forms (a shared computer).
+  $("#sign-in").reset();
+  $("#sign-up").reset();
+  formError($("#sign-up"), null);
   formError($("#sign-in"), reason ? `Signed out: ${reason}` : null);
 }
 
@@ -142,7 +147,8 @@ function received(slug, event) {
   if (circle === state.open) {
     if (changed) drawItem(changed, true);
     if (event.seq > circle.liveFrom) announce(circle, event);
-    if (["join", "leave", "remove"].includes(event.kind)) loadMembers(circle);
+    // A newcomer's display name comes with the member list.
+    if (["join", "leave", "remove"].includes(event.kind)) loadMembers(circle).then(() => changed && circle === state.open && drawItem(changed, false));
     markRead();
   }
   affectsMe(circle, event);
@@ -228,6 +234,7 @@ async function openCircle(slug) {
   if (state.open === circle) return; // already on screen (a reconnect)
   state.open = circle;
   critiqueForms.clear();
+  reflectForms.clear();
   editForms.clear();
   $("#nothing-open").hidden = true;
   $("#circle").hidden = false;
@@ -239,6 +246,9 @@ async function openCircle(slug) {
   drawTimeline(readBefore);
   markRead();
   renderSidebar();
+  if (!document.activeElement || document.activeElement === document.body || $("#sidebar").contains(document.activeElement)) {
+    $("#main").focus({ preventScroll: true });
+  }
 }
 
 function closeCircle() {
@@ -295,6 +305,7 @@ function renderSidebar() {
   $("#other-circles").replaceChildren(...(others.length ? others.map(entry) : [h("li", { class: "muted" }, "None to join")]));
   const total = mine.reduce((n, c) => n + unread(c), 0);
   document.title = total ? `(${total}) Circles` : "Circles";
+  $("#menu-toggle").replaceChildren("Circles", total ? h("span", { class: "badge unread-count", "aria-label": `${total} unread` }, String(total)) : "");
 }
 
 function drawCircleHead() {
@@ -381,6 +392,8 @@ function problemCard(p) {
       );
     }
     if (mine && !resolved) actions.push(h("button", { type: "button", class: "small resolve", onclick: () => openResolve(p) }, "Mark resolved"));
+    const reflected = p.reflections.some((id) => circle.items.get(id).author === me);
+    if (resolved && !reflected) actions.push(h("button", { type: "button", class: "small reflect", onclick: () => openReflect(p) }, "Reflect"));
     actions.push(...ownerActions(p));
   }
   const el = h(
@@ -400,28 +413,47 @@ function problemCard(p) {
       p.tags.length ? h("ul", { class: "tags", "aria-label": "Tags" }, p.tags.map((t) => h("li", {}, `#${t}`))) : null,
       resolved
         ? h("p", { class: "resolution" }, "✓ Resolved by ", person(p.resolution.by), " · ", when(p.resolution.at),
-          p.resolution.helpful.length ? ` · ${p.resolution.helpful.length} helpful critique${p.resolution.helpful.length === 1 ? "" : "s"}` : "")
+          p.resolution.helpful.length ? ` · ${p.resolution.helpful.length} helpful critique${p.resolution.helpful.length === 1 ? "" : "s"}` : "",
+          p.resolution.summary ? h("span", { class: "summary" }, p.resolution.summary) : null)
         : null,
       h("div", { class: "actions" }, actions),
       h("h4", { class: "visually-hidden" }, "Critiques"),
       live.length || critiques.length
-        ? h("ol", { class: "critiques", "aria-label": `${live.length} critique${live.length === 1 ? "" : "s"}` }, critiques.map(critiqueItem))
+        ? h("ol", { class: "critiques", "aria-label": `${live.length} critique${live.length === 1 ? "" : "s"}` }, critiques.map((c) => critiqueItem(c, p)))
         : circle.isMember && !resolved ? h("p", { class: "muted waiting" }, "No critiques yet.") : null,
       critiqueForms.get(p.id) ?? null,
+      reflectionList(p),
+      reflectForms.get(p.id) ?? null,
     ),
   );
   return el;
 }
 
-function critiqueItem(c) {
+function critiqueItem(c, problem) {
   if (c.retracted) return h("li", { class: "critique retracted", dataset: { id: c.id, seq: c.seq } }, h("p", { class: "muted" }, "A critique was withdrawn"));
+  const accept = state.open.isMember && problem.author === state.me.handle && !c.accepted
+    ? h("button", { type: "button", class: "small accept", onclick: () => post("problem.accept", { problem: problem.id, critique: c.id }) }, "Accept")
+    : null;
   return h(
     "li",
-    { class: `critique${c.helpful ? " helpful" : ""}`, dataset: { id: c.id, seq: c.seq } },
-    meta(c, c.helpful ? h("span", { class: "badge helpful" }, "✓ helped") : null),
+    { class: `critique${c.helpful ? " helpful" : ""}${c.accepted ? " accepted" : ""}`, dataset: { id: c.id, seq: c.seq, stance: c.stance } },
+    meta(c, " ", h("span", { class: `badge stance ${c.stance}` }, STANCES[c.stance] ?? c.stance),
+      c.accepted ? h("span", { class: "badge accepted" }, "✓ accepted") : null,
+      c.helpful ? h("span", { class: "badge helpful" }, "✓ helped") : null),
     editForms.get(c.id) ?? h("div", { class: "body" }, c.body),
-    h("div", { class: "actions" }, ownerActions(c)),
+    h("div", { class: "actions" }, accept, ownerActions(c)),
   );
+}
+
+function reflectionList(p) {
+  const reflections = p.reflections.map((id) => state.open.items.get(id)).filter((r) => !r.retracted);
+  if (!reflections.length) return null;
+  return h("section", { class: "reflections", "aria-label": "Reflections" },
+    h("h4", {}, "Reflections"),
+    h("ul", {}, reflections.map((r) =>
+      h("li", { class: "reflection", dataset: { id: r.id, seq: r.seq } },
+        meta(r, " · ", h("span", { class: "usefulness", "aria-label": `usefulness ${r.usefulness} of 5` }, `${"★".repeat(r.usefulness)}${"☆".repeat(5 - r.usefulness)}`)),
+        h("div", { class: "body" }, r.text)))));
 }
 
 function noteItem(n) {
@@ -499,7 +531,10 @@ function showStatus(status, detail) {
   const el = $("#status");
   el.dataset.state = status;
   clearInterval(countdown);
-  if (status === "online") el.textContent = "";
+  if (status === "online") {
+    el.textContent = "";
+    for (const line of document.querySelectorAll("#composer .form-error")) line.hidden = true;
+  }
   else if (status === "connecting") el.textContent = "Connecting…";
   else {
     const tick = () => {
@@ -523,31 +558,65 @@ async function post(method, params) {
   }
 }
 
+const STANCES = {
+  suggestion: "Suggestion",
+  question: "Question",
+  experience: "Experience",
+  concern: "Concern",
+};
+
 function openCritique(problem) {
-  let form = critiqueForms.get(problem.id);
+  openThreadForm(critiqueForms, problem, "critique-form", "Send critique", () => [
+    h("label", { class: "stance-choice" }, "Kind ",
+      h("select", { name: "stance" },
+        h("option", { value: "suggestion" }, "Suggestion: try this"),
+        h("option", { value: "question" }, "Question: tell me more"),
+        h("option", { value: "experience" }, "Experience: what worked for me"),
+        h("option", { value: "concern" }, "Concern: a risk or a flaw"))),
+    h("textarea", { name: "body", rows: "3", required: true, placeholder: "Your experience, a suggestion, a question…", "aria-label": `Critique of ${problem.title}` }),
+  ], (f) => f.body.value.trim() && ["post.critique", { problem: problem.id, body: f.body.value.trim(), stance: f.stance.value }]);
+}
+
+function openReflect(problem) {
+  openThreadForm(reflectForms, problem, "reflect-form", "Add reflection", () => [
+    h("textarea", { name: "text", rows: "3", required: true, placeholder: "What will you take from this thread?", "aria-label": `Reflection on ${problem.title}` }),
+    h("fieldset", { class: "usefulness-choice" },
+      h("legend", {}, "How useful was this thread to you?"),
+      [1, 2, 3, 4, 5].map((n) => h("label", { class: "inline" }, h("input", { type: "radio", name: "usefulness", value: String(n), checked: n === 4 }), ` ${n}`))),
+  ], (f) => f.text.value.trim() && ["problem.reflect", { problem: problem.id, text: f.text.value.trim(), usefulness: Number(f.usefulness.value) }]);
+}
+
+/**
+ * A form under a problem (a critique, a reflection) that survives redraws
+ * until it is sent or cancelled. `request(fields)` gives [method, params],
+ * or nothing when there is nothing to send yet.
+ */
+function openThreadForm(forms, problem, kind, label, fields, request) {
+  let form = forms.get(problem.id);
   if (!form) {
-    const area = h("textarea", { name: "body", rows: "3", required: true, placeholder: "Your experience, a suggestion, a question…", "aria-label": `Critique of ${problem.title}` });
+    const close = () => {
+      forms.delete(problem.id);
+      drawItem(problem.id, false);
+    };
     form = h(
       "form",
-      { class: "critique-form", novalidate: true },
-      area,
+      { class: `thread-form ${kind}`, novalidate: true },
+      fields(),
       h("p", { class: "form-error", role: "alert", hidden: true }),
       h("div", { class: "row" },
-        h("button", { type: "submit", class: "primary small" }, "Send critique"),
-        h("button", { type: "button", class: "small", onclick: () => { critiqueForms.delete(problem.id); drawItem(problem.id, false); } }, "Cancel")),
+        h("button", { type: "submit", class: "primary small" }, label),
+        h("button", { type: "button", class: "small", onclick: close }, "Cancel")),
     );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const body = area.value.trim();
-      if (!body) return formError(form, "Write something first.");
-      const ok = await submitting(form, () => rpc.call("post.critique", { circle: state.open.slug, problem: problem.id, body }));
-      if (ok) {
-        critiqueForms.delete(problem.id);
-        drawItem(problem.id, false);
-      }
+      const call = request(form.elements);
+      if (!call) return formError(form, "Write something first.");
+      const [method, params] = call;
+      if (await submitting(form, () => rpc.call(method, { circle: state.open.slug, ...params }))) close();
     });
-    submitOnEnter(area, form);
-    critiqueForms.set(problem.id, form);
+    submitOnEnter(form.querySelector("textarea"), form);
+    cancelOnEscape(form, close);
+    forms.set(problem.id, form);
     drawItem(problem.id, false);
   }
   form.querySelector("textarea").focus();
@@ -579,6 +648,8 @@ function openEdit(item) {
       drawItem(top, false);
     }
   });
+  submitOnEnter(area, form);
+  cancelOnEscape(form, () => { editForms.delete(item.id); drawItem(top, false); });
   editForms.set(item.id, form);
   drawItem(top, false);
   area.focus();
@@ -587,7 +658,7 @@ function openEdit(item) {
 function openResolve(problem) {
   const dialog = $("#resolve-dialog");
   const form = $("#resolve-form");
-  const critiques = problem.critiques.map((id) => state.open.items.get(id)).filter((c) => !c.retracted);
+  const critiques = problem.critiques.map((id) => state.open.items.get(id)).filter((c) => !c.retracted && c.author !== problem.author);
   const box = $("#resolve-critiques");
   box.replaceChildren(
     h("legend", {}, critiques.length ? "Which critiques helped?" : "No critiques yet: resolve it anyway?"),
@@ -595,11 +666,15 @@ function openResolve(problem) {
       h("label", { class: "inline" }, h("input", { type: "checkbox", name: "helpful", value: c.id }), " ", `@${c.author}: ${excerpt(c.body)}`),
     ),
   );
+  form.elements.summary.value = "";
   formError(form, null);
   form.onsubmit = async (e) => {
     e.preventDefault();
     const helpful = [...form.querySelectorAll("input[name=helpful]:checked")].map((i) => i.value);
-    const ok = await submitting(form, () => rpc.call("problem.resolve", { circle: state.open.slug, problem: problem.id, helpful }));
+    const params = { circle: state.open.slug, problem: problem.id, helpful };
+    const summary = form.elements.summary.value.trim();
+    if (summary) params.summary = summary;
+    const ok = await submitting(form, () => rpc.call("problem.resolve", params));
     if (ok) dialog.close();
   };
   dialog.showModal();
@@ -620,6 +695,16 @@ function submitOnEnter(area, form) {
   });
 }
 
+/** Escape in a form under a post cancels it, and focus returns to the timeline. */
+function cancelOnEscape(form, cancel) {
+  form.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    cancel();
+    $("#main").focus({ preventScroll: true });
+  });
+}
+
 function slugify(name) {
   return name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
 }
@@ -631,7 +716,9 @@ function wire() {
   $("#sign-in").addEventListener("submit", (e) => {
     e.preventDefault();
     const f = e.target.elements;
-    submitting(e.target, () => signIn("auth.login", { handle: f.handle.value.trim(), password: f.password.value }));
+    // Handles are lowercase: "Ana" is ana.
+    submitting(e.target, () => signIn("auth.login", { handle: f.handle.value.trim().toLowerCase(), password: f.password.value }))
+      .then((ok) => ok || f.password.select());
   });
   $("#sign-up").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -661,7 +748,7 @@ function wire() {
     e.preventDefault();
     const f = problemForm.elements;
     if (!f.title.value.trim()) return formError(problemForm, "Give the problem a one-line summary.");
-    const params = { circle: state.open.slug, title: f.title.value.trim(), body: f.body.value, tags: f.tags.value.split(/[\s,]+/).filter(Boolean) };
+    const params = { circle: state.open.slug, title: f.title.value.trim(), body: f.body.value, tags: f.tags.value.split(/[\s,]+/).map((t) => t.replace(/^#+/, "")).filter(Boolean) };
     if (await submitting(problemForm, () => rpc.call("post.problem", params))) {
       problemForm.reset();
       compose($("#tab-note"));
@@ -742,6 +829,17 @@ function wire() {
   for (const button of document.querySelectorAll("dialog .cancel")) {
     button.addEventListener("click", () => button.closest("dialog").close());
   }
+  // Escape closes the panels that slide over the page on small screens.
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    for (const [panel, button] of [["#sidebar", "#menu-toggle"], ["#members-panel", "#show-members"]]) {
+      if ($(panel).classList.contains("shown")) {
+        $(panel).classList.remove("shown");
+        $(button).setAttribute("aria-expanded", "false");
+        $(button).focus();
+      }
+    }
+  });
   addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", markRead);
 }

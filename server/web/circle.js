@@ -44,7 +44,7 @@ export class Circle {
       case "problem":
         return this.add({
           ...base, retracted, edited: false, title: event.title, body: event.body,
-          tags: event.tags ?? [], critiques: [], metoos: [], resolution: null,
+          tags: event.tags ?? [], critiques: [], metoos: [], resolution: null, accepted: [], reflections: [],
         });
       case "note":
         return this.add({ ...base, retracted, edited: false, body: event.body });
@@ -52,7 +52,8 @@ export class Circle {
         const problem = this.items.get(event.problem);
         if (!problem) return null;
         this.items.set(event.id, {
-          ...base, retracted, edited: false, body: event.body, problem: problem.id, helpful: false,
+          ...base, retracted, edited: false, body: event.body, problem: problem.id,
+          stance: event.stance ?? "suggestion", helpful: false, accepted: false,
         });
         problem.critiques.push(event.id);
         return problem.id;
@@ -71,17 +72,35 @@ export class Circle {
         post.retracted = true;
         post.title = "";
         post.body = "";
+        post.text = "";
         post.tags = [];
         return this.topOf(post);
       }
       case "resolve": {
         const problem = this.items.get(event.problem);
         if (!problem) return null;
-        problem.resolution = { by: event.author, at: event.at, helpful: event.helpful ?? [] };
+        problem.resolution = { by: event.author, at: event.at, helpful: event.helpful ?? [], summary: event.summary };
         for (const id of problem.resolution.helpful) {
           const critique = this.items.get(id);
           if (critique) critique.helpful = true;
         }
+        return problem.id;
+      }
+      case "accept": {
+        const problem = this.items.get(event.problem);
+        const critique = this.items.get(event.critique);
+        if (!problem || !critique) return null;
+        critique.accepted = true;
+        problem.accepted.push(critique.id);
+        return problem.id;
+      }
+      case "reflect": {
+        const problem = this.items.get(event.problem);
+        if (!problem) return null;
+        this.items.set(event.id, {
+          ...base, retracted, problem: problem.id, text: event.text, usefulness: event.usefulness,
+        });
+        problem.reflections.push(event.id);
         return problem.id;
       }
       case "metoo": {
@@ -102,7 +121,8 @@ export class Circle {
     return item.id;
   }
 
+  /** The top-level item a post shows in: a critique or reflection, its problem. */
   topOf(post) {
-    return post.kind === "critique" ? post.problem : post.id;
+    return post.problem ?? post.id;
   }
 }

@@ -21,7 +21,8 @@ export class Rpc {
   /**
    * @param {string} url the /v1/ws endpoint
    * @param {object} hooks
-   *   onOpen(): async, runs on every (re)connect before queued work resumes
+   *   onOpen(): async, runs on every (re)connect (sign in, resubscribe);
+   *     the state turns "online" once it is done
    *   onNotify(method, params): a server notification
    *   onState(state, detail): "connecting" | "online" | "offline"
    *   onSignedOut(reason): the server revoked this session
@@ -33,25 +34,17 @@ export class Rpc {
     this.pending = new Map();
     this.nextId = 1;
     this.failures = 0;
-    this.stopped = false;
     this.timer = null;
     addEventListener("online", () => this.reconnectNow());
   }
 
   start() {
-    this.stopped = false;
     this.connect();
   }
 
-  /** Closes the socket for good (signing out). */
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.socket?.close(1000, "signed out");
-  }
-
+  /** Skips the rest of the backoff (the "Retry now" button, the network coming back). */
   reconnectNow() {
-    if (!this.stopped && !this.socket) {
+    if (!this.socket) {
       clearTimeout(this.timer);
       this.connect();
     }
@@ -83,7 +76,6 @@ export class Rpc {
       reject(new RpcError("the connection dropped; try again", "offline"));
     }
     this.pending.clear();
-    if (this.stopped) return;
     if (close.code === 1008 && SIGNED_OUT.some((r) => close.reason.startsWith(r))) {
       this.hooks.onSignedOut(close.reason);
       this.failures = 0;
@@ -135,7 +127,7 @@ export class Rpc {
   send(method, params) {
     const socket = this.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new RpcError("not connected to the server; retrying", "offline"));
+      return Promise.reject(new RpcError("not connected to the server: send it again once the page is back online", "offline"));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -114,6 +114,11 @@ async fn schema_is_served_as_the_document() {
             .contains("content-type: application/json"),
         "{head}"
     );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "front ends on other origins may fetch it: {head}"
+    );
     assert_eq!(body, schema::text(), "served byte for byte as checked in");
     let served: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(served, document());

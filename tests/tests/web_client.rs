@@ -204,8 +204,11 @@ async fn two_peers_work_a_problem_live_from_question_to_resolution() {
     )
     .await;
 
-    // Ben's critique, sent with Enter, reaches Ana live, under the problem.
+    // Ben's critique, of the kind "experience" and sent with Enter, reaches
+    // Ana live, under the problem.
     click_visible(&ben, "#timeline .problem .actions button.primary").await;
+    ben.click(".critique-form select[name=stance] option[value=experience]")
+        .await;
     ben.fill(
         ".critique-form textarea",
         "A banner on the old catalogue page brought our loans back.",
@@ -219,12 +222,25 @@ async fn two_peers_work_a_problem_live_from_question_to_resolution() {
     .await;
     ana.wait_for_text("#timeline .problem .critique .meta", "Ben Okafor")
         .await;
+    ana.wait_for_text("#timeline .critique .badge.stance", "Experience")
+        .await;
     ana.screenshot("critique-arrived").await;
+
+    // Only the problem's author may accept an answer: Ana can, Ben cannot.
+    assert_eq!(ben.count("#timeline .critique button.accept").await, 0);
+    click_visible(&ana, "#timeline .critique button.accept").await;
+    ben.wait_for_text("#timeline .critique.accepted .badge.accepted", "accepted")
+        .await;
 
     // Ana resolves it, naming the critique as the one that helped.
     click_visible(&ana, "#timeline .problem button.resolve").await;
     visible(&ana, "#resolve-form input[name=helpful]").await;
     ana.click("#resolve-form input[name=helpful]").await;
+    ana.fill(
+        "#resolve-form [name=summary]",
+        "We put a banner on the old catalogue page.",
+    )
+    .await;
     ana.screenshot("resolve-dialog").await;
     ana.click("#resolve-form button[type=submit]").await;
     ben.wait_for_text("#timeline .problem .badge.resolved", "Resolved")
@@ -232,6 +248,29 @@ async fn two_peers_work_a_problem_live_from_question_to_resolution() {
     ben.wait_for_text("#timeline .critique.helpful .badge.helpful", "helped")
         .await;
     ana.wait_for_text("#timeline .problem .resolution", "1 helpful critique")
+        .await;
+    ben.wait_for_text(
+        "#timeline .problem .resolution .summary",
+        "a banner on the old catalogue page",
+    )
+    .await;
+
+    // Once it is resolved, Ben reflects on what the thread was worth to him.
+    click_visible(&ben, "#timeline .problem button.reflect").await;
+    ben.fill(
+        ".reflect-form textarea",
+        "Next time I will check the old links first.",
+    )
+    .await;
+    ben.click(".reflect-form input[name=usefulness][value='5']")
+        .await;
+    ben.click(".reflect-form button[type=submit]").await;
+    ana.wait_for_text("#timeline .reflection .body", "check the old links first")
+        .await;
+    ana.wait_for_text("#timeline .reflection .usefulness", "★★★★★")
+        .await;
+    // One reflection each: Ben's button is gone.
+    ben.wait_until("document.querySelector('#timeline .problem button.reflect') === null")
         .await;
     ben.screenshot("phone-resolved").await;
     ana.screenshot("desktop-resolved").await;
@@ -259,6 +298,18 @@ async fn two_peers_work_a_problem_live_from_question_to_resolution() {
     let thread = observer.problem_thread("cataloguers", problem).await;
     let resolution = thread.resolution.expect("resolved on the server");
     assert_eq!(resolution.helpful, vec![critique]);
+    assert_eq!(
+        resolution.summary.as_deref(),
+        Some("We put a banner on the old catalogue page.")
+    );
+    assert_eq!(thread.accepted, vec![critique]);
+    assert_eq!(
+        thread.critiques[0].stance,
+        circles_protocol::model::Stance::Experience
+    );
+    assert_eq!(thread.reflections.len(), 1);
+    assert_eq!(thread.reflections[0].usefulness, 5);
+    assert_eq!(thread.reflections[0].author, "ben");
     assert_eq!(thread.metoos, vec!["ben".to_string()]);
     assert_eq!(thread.critiques.len(), 1);
 
