@@ -833,6 +833,23 @@ impl App {
                     }
                 }
             },
+            KeyCode::Char('a') => match thread.selected.and_then(|i| live.get(i)).copied() {
+                None => self.error("select a critique first (j/k)"),
+                Some(_) if p.author != self.me => self.error(format!(
+                    "only {} can accept answers to this problem",
+                    p.author
+                )),
+                Some(id) if p.is_accepted(&id) => self.error("that critique is already accepted"),
+                Some(critique) => {
+                    if let Some(circle) = self.circle().map(|c| c.info.slug.clone()) {
+                        out.push(Action::Net(Request::Post(Post::Accept {
+                            circle,
+                            problem: p.id,
+                            critique,
+                        })));
+                    }
+                }
+            },
             KeyCode::Char('c') => return self.start_critique(),
             KeyCode::Char('m') => return self.metoo(out),
             KeyCode::Char('?') => {
@@ -937,7 +954,7 @@ fn restore_compose(post: Post) -> Option<Compose> {
             title,
             body,
         } => (ComposeKind::Critique { problem, title }, circle, body),
-        Post::Metoo { .. } | Post::Resolve { .. } => return None,
+        Post::Metoo { .. } | Post::Resolve { .. } | Post::Accept { .. } => return None,
     };
     Some(Compose::new(kind, &circle).with_text(&text))
 }
@@ -1308,6 +1325,38 @@ pub(crate) mod tests {
         // Any other key in between cancels the confirmation.
         app.handle_event(ch('k'));
         assert_eq!(app.handle_event(ch('r')), vec![]);
+    }
+
+    #[test]
+    fn only_the_author_accepts_the_selected_critique() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", problem(2, "ana", "Overdue fines")));
+        app.handle_event(live("cataloguers", critique(3, "ben", 2, "Amnesty week")));
+        app.handle_event(live("cataloguers", problem(4, "ben", "Noisy study room")));
+        app.handle_event(live("cataloguers", critique(5, "ana", 4, "Quiet hours")));
+        // Ben's problem (newest, selected): its thread, its critique, but not mine to accept.
+        app.handle_event(key(KeyCode::Enter));
+        assert!(matches!(app.overlay, Some(Overlay::Thread(_))));
+        app.handle_event(ch('j'));
+        assert_eq!(app.handle_event(ch('a')), vec![]);
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("only ben"))
+        );
+        // My problem: a accepts the selected critique.
+        app.handle_event(key(KeyCode::Esc));
+        app.handle_event(ch('k'));
+        app.handle_event(key(KeyCode::Enter));
+        app.handle_event(ch('j'));
+        assert_eq!(
+            app.handle_event(ch('a')),
+            vec![Action::Net(Request::Post(Post::Accept {
+                circle: "cataloguers".into(),
+                problem: id(2),
+                critique: id(3),
+            }))]
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Esc", "cancel"),
     ("", "In a thread"),
     ("j k", "select a critique"),
+    ("a", "accept it as an answer (your problem)"),
     ("Space", "mark it as helpful (your open problem)"),
     (
         "r",

@@ -78,6 +78,11 @@ pub enum Post {
         problem: Uuid,
         helpful: Vec<Uuid>,
     },
+    Accept {
+        circle: String,
+        problem: Uuid,
+        critique: Uuid,
+    },
 }
 
 impl Post {
@@ -89,6 +94,7 @@ impl Post {
             Post::Critique { .. } => "critique",
             Post::Metoo { .. } => "me too",
             Post::Resolve { .. } => "resolution",
+            Post::Accept { .. } => "acceptance",
         }
     }
 }
@@ -421,6 +427,18 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 summary: None,
             };
             caller.call::<m::ProblemResolve>(params).await?;
+        }
+        Post::Accept {
+            circle,
+            problem,
+            critique,
+        } => {
+            let params = m::AcceptCritique {
+                circle,
+                problem,
+                critique,
+            };
+            caller.call::<m::ProblemAccept>(params).await?;
         }
     }
     Ok(())

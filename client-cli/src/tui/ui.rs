@@ -452,7 +452,7 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
     frame.render_widget(Clear, area);
     let mine_open = p.author == app.me && p.status == Status::Open;
     let hint = if mine_open {
-        " j/k select · Space mark helpful · r resolve · c critique · Esc close "
+        " j/k select · a accept · Space mark helpful · r resolve · c critique · Esc close "
     } else {
         " j/k select · c critique · m me too · Esc close "
     };
