@@ -597,6 +597,7 @@ impl App {
             KeyCode::Char('c') => self.start_critique(),
             KeyCode::Char('m') => self.metoo(out),
             KeyCode::Char('r') => self.start_resolve(),
+            KeyCode::Char('f') => self.start_reflect(),
             KeyCode::Char('J') => self.join(out),
             KeyCode::Enter | KeyCode::Char('o') => match self.focus {
                 Focus::Circles => self.focus = Focus::Timeline,
@@ -689,6 +690,23 @@ impl App {
             self.compose = Some(Compose::new(kind, &circle));
             if let Some(c) = self.circle_mut() {
                 c.timeline.clear_fresh(&p.id);
+            }
+        }
+    }
+
+    /// `f`: a reflection on a resolved problem: its usefulness, then its text.
+    fn start_reflect(&mut self) {
+        if let Some((circle, p)) = self.target_problem() {
+            if p.status != Status::Resolved {
+                self.error("reflections come after the problem is resolved");
+            } else if p.reflections.iter().any(|r| r.author == self.me) {
+                self.say("you already reflected on this problem");
+            } else {
+                let kind = ComposeKind::ReflectUsefulness {
+                    problem: p.id,
+                    title: p.title.clone(),
+                };
+                self.compose = Some(Compose::new(kind, &circle));
             }
         }
     }
@@ -852,6 +870,7 @@ impl App {
             },
             KeyCode::Char('c') => return self.start_critique(),
             KeyCode::Char('m') => return self.metoo(out),
+            KeyCode::Char('f') => return self.start_reflect(),
             KeyCode::Char('?') => {
                 self.overlay = Some(Overlay::Help { scroll: 0 });
                 return;
@@ -912,6 +931,23 @@ impl App {
                 }
                 return;
             }
+            ComposeKind::ReflectUsefulness { problem, title } => {
+                match text.parse::<u8>() {
+                    Ok(usefulness @ 1..=5) => {
+                        let kind = ComposeKind::Reflection {
+                            problem: *problem,
+                            title: title.clone(),
+                            usefulness,
+                        };
+                        self.compose = Some(Compose::new(kind, &circle));
+                    }
+                    _ => {
+                        self.compose = Some(compose);
+                        self.error("type a number from 1 (not much) to 5 (very)");
+                    }
+                }
+                return;
+            }
             ComposeKind::ProblemBody { title } => Post::Problem {
                 circle,
                 title: title.clone(),
@@ -928,6 +964,17 @@ impl App {
                 problem: *problem,
                 title: title.clone(),
                 body: text,
+            },
+            ComposeKind::Reflection {
+                problem,
+                title,
+                usefulness,
+            } => Post::Reflect {
+                circle,
+                problem: *problem,
+                title: title.clone(),
+                usefulness: *usefulness,
+                text,
             },
         };
         out.push(Action::Net(Request::Post(post)));
@@ -954,6 +1001,21 @@ fn restore_compose(post: Post) -> Option<Compose> {
             title,
             body,
         } => (ComposeKind::Critique { problem, title }, circle, body),
+        Post::Reflect {
+            circle,
+            problem,
+            title,
+            usefulness,
+            text,
+        } => (
+            ComposeKind::Reflection {
+                problem,
+                title,
+                usefulness,
+            },
+            circle,
+            text,
+        ),
         Post::Metoo { .. } | Post::Resolve { .. } | Post::Accept { .. } => return None,
     };
     Some(Compose::new(kind, &circle).with_text(&text))
@@ -1325,6 +1387,45 @@ pub(crate) mod tests {
         // Any other key in between cancels the confirmation.
         app.handle_event(ch('k'));
         assert_eq!(app.handle_event(ch('r')), vec![]);
+    }
+
+    #[test]
+    fn f_reflects_on_a_resolved_problem_in_two_steps() {
+        use crate::tui::timeline::tests::event;
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", problem(3, "ben", "Overdue fines")));
+        // Open: not yet.
+        assert_eq!(app.handle_event(ch('f')), vec![]);
+        assert!(app.compose.is_none());
+        let resolve = circles_protocol::EventBody::Resolve {
+            problem: id(3),
+            helpful: vec![],
+            summary: None,
+        };
+        app.handle_event(live("cataloguers", event(4, "ben", resolve)));
+        app.handle_event(ch('f'));
+        // The usefulness first: only 1 to 5.
+        typed(&mut app, "7");
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("1 (not much) to 5"))
+        );
+        app.handle_event(key(KeyCode::Backspace));
+        typed(&mut app, "4");
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        typed(&mut app, "Amnesty weeks work");
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Post(Post::Reflect {
+                circle: "cataloguers".into(),
+                problem: id(3),
+                title: "Overdue fines".into(),
+                usefulness: 4,
+                text: "Amnesty weeks work".into(),
+            }))]
+        );
     }
 
     #[test]

@@ -17,6 +17,17 @@ pub enum ComposeKind {
         problem: Uuid,
         title: String,
     },
+    /// The first step of a reflection: how useful the thread was, 1 to 5.
+    ReflectUsefulness {
+        problem: Uuid,
+        title: String,
+    },
+    /// The second step: its text.
+    Reflection {
+        problem: Uuid,
+        title: String,
+        usefulness: u8,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,12 +65,21 @@ impl Compose {
                 format!("New problem “{title}”: describe it (may stay empty)")
             }
             ComposeKind::Critique { title, .. } => format!("Critique on “{title}”"),
+            ComposeKind::ReflectUsefulness { title, .. } => {
+                format!("Reflect on “{title}”: how useful was it to you, 1 (not much) to 5 (very)?")
+            }
+            ComposeKind::Reflection {
+                title, usefulness, ..
+            } => format!("Reflection on “{title}” ({usefulness}/5): what you take from it"),
         }
     }
 
     /// Whether a new line may be typed (titles are one line).
     pub fn multiline(&self) -> bool {
-        !matches!(self.kind, ComposeKind::ProblemTitle)
+        !matches!(
+            self.kind,
+            ComposeKind::ProblemTitle | ComposeKind::ReflectUsefulness { .. }
+        )
     }
 
     pub fn insert(&mut self, c: char) {

@@ -30,6 +30,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("", "In a thread"),
     ("j k", "select a critique"),
     ("a", "accept it as an answer (your problem)"),
+    (
+        "f",
+        "reflect on a resolved problem: how useful, then what you take from it",
+    ),
     ("Space", "mark it as helpful (your open problem)"),
     (
         "r",

@@ -83,6 +83,13 @@ pub enum Post {
         problem: Uuid,
         critique: Uuid,
     },
+    Reflect {
+        circle: String,
+        problem: Uuid,
+        title: String,
+        usefulness: u8,
+        text: String,
+    },
 }
 
 impl Post {
@@ -95,6 +102,7 @@ impl Post {
             Post::Metoo { .. } => "me too",
             Post::Resolve { .. } => "resolution",
             Post::Accept { .. } => "acceptance",
+            Post::Reflect { .. } => "reflection",
         }
     }
 }
@@ -439,6 +447,21 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 critique,
             };
             caller.call::<m::ProblemAccept>(params).await?;
+        }
+        Post::Reflect {
+            circle,
+            problem,
+            usefulness,
+            text,
+            ..
+        } => {
+            let params = m::NewReflection {
+                circle,
+                problem,
+                text,
+                usefulness,
+            };
+            caller.call::<m::ProblemReflect>(params).await?;
         }
     }
     Ok(())
