@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use circles_protocol::model::{CircleInfo, Member};
+use circles_protocol::model::{CircleInfo, Member, Stance};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
@@ -686,6 +686,7 @@ impl App {
             let kind = ComposeKind::Critique {
                 problem: p.id,
                 title: p.title.clone(),
+                stance: Stance::default(),
             };
             self.compose = Some(Compose::new(kind, &circle));
             if let Some(c) = self.circle_mut() {
@@ -888,6 +889,7 @@ impl App {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
             KeyCode::Esc => self.compose = None,
+            KeyCode::Tab => compose.next_stance(),
             KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
                 compose.insert('\n')
             }
@@ -959,10 +961,15 @@ impl App {
                 return;
             }
             ComposeKind::Note => Post::Note { circle, body: text },
-            ComposeKind::Critique { problem, title } => Post::Critique {
+            ComposeKind::Critique {
+                problem,
+                title,
+                stance,
+            } => Post::Critique {
                 circle,
                 problem: *problem,
                 title: title.clone(),
+                stance: *stance,
                 body: text,
             },
             ComposeKind::Reflection {
@@ -999,8 +1006,17 @@ fn restore_compose(post: Post) -> Option<Compose> {
             circle,
             problem,
             title,
+            stance,
             body,
-        } => (ComposeKind::Critique { problem, title }, circle, body),
+        } => (
+            ComposeKind::Critique {
+                problem,
+                title,
+                stance,
+            },
+            circle,
+            body,
+        ),
         Post::Reflect {
             circle,
             problem,
@@ -1211,6 +1227,14 @@ pub(crate) mod tests {
             Some(ComposeKind::Critique { .. })
         ));
         typed(&mut app, "Try a banner");
+        // Tab cycles the stance: suggestion, question, experience.
+        app.handle_event(key(KeyCode::Tab));
+        app.handle_event(key(KeyCode::Tab));
+        assert!(
+            app.compose
+                .as_ref()
+                .is_some_and(|c| c.prompt().contains("as experience"))
+        );
         app.handle_event(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT)));
         typed(&mut app, "on the old page");
         let actions = app.handle_event(key(KeyCode::Enter));
@@ -1220,6 +1244,7 @@ pub(crate) mod tests {
                 circle: "cataloguers".into(),
                 problem: id(2),
                 title: "Patrons cannot find e-books".into(),
+                stance: Stance::Experience,
                 body: "Try a banner\non the old page".into(),
             }))]
         );

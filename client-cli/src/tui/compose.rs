@@ -1,6 +1,7 @@
 //! The compose line: what is being written, for what, and a cursor.
 //! Plain text editing only; what Enter does is up to the app.
 
+use circles_protocol::model::Stance;
 use uuid::Uuid;
 
 /// What the text will become.
@@ -13,9 +14,11 @@ pub enum ComposeKind {
     ProblemBody {
         title: String,
     },
+    /// Tab cycles its stance.
     Critique {
         problem: Uuid,
         title: String,
+        stance: Stance,
     },
     /// The first step of a reflection: how useful the thread was, 1 to 5.
     ReflectUsefulness {
@@ -64,7 +67,12 @@ impl Compose {
             ComposeKind::ProblemBody { title } => {
                 format!("New problem “{title}”: describe it (may stay empty)")
             }
-            ComposeKind::Critique { title, .. } => format!("Critique on “{title}”"),
+            ComposeKind::Critique { title, stance, .. } => {
+                format!(
+                    "Critique on “{title}” as {} (Tab changes it)",
+                    stance.name()
+                )
+            }
             ComposeKind::ReflectUsefulness { title, .. } => {
                 format!("Reflect on “{title}”: how useful was it to you, 1 (not much) to 5 (very)?")
             }
@@ -80,6 +88,14 @@ impl Compose {
             self.kind,
             ComposeKind::ProblemTitle | ComposeKind::ReflectUsefulness { .. }
         )
+    }
+
+    /// Tab on a critique: the next stance.
+    pub fn next_stance(&mut self) {
+        if let ComposeKind::Critique { stance, .. } = &mut self.kind {
+            let at = Stance::ALL.iter().position(|s| s == stance).unwrap_or(0);
+            *stance = Stance::ALL[(at + 1) % Stance::ALL.len()];
+        }
     }
 
     pub fn insert(&mut self, c: char) {

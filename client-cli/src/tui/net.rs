@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use circles_protocol::Event;
 use circles_protocol::methods as m;
-use circles_protocol::model::{CircleInfo, Member};
+use circles_protocol::model::{CircleInfo, Member, Stance};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
@@ -67,6 +67,7 @@ pub enum Post {
         circle: String,
         problem: Uuid,
         title: String,
+        stance: Stance,
         body: String,
     },
     Metoo {
@@ -408,6 +409,7 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
         Post::Critique {
             circle,
             problem,
+            stance,
             body,
             ..
         } => {
@@ -415,7 +417,7 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 circle,
                 problem,
                 body,
-                stance: None,
+                stance: Some(stance),
             };
             caller.call::<m::PostCritique>(params).await?;
         }
