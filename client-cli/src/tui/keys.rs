@@ -26,7 +26,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("Enter", "send (a problem's title: go on to its body)"),
     ("Alt-Enter  Ctrl-J", "new line"),
     ("Ctrl-E", "write it in $EDITOR"),
-    ("Tab", "a critique's stance: suggestion, question, experience, concern"),
+    (
+        "Tab",
+        "a critique's stance: suggestion, question, experience, concern",
+    ),
     ("Esc", "cancel"),
     ("", "In a thread"),
     ("j k", "select a critique"),

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
 use super::app::{App, CircleState, ConnState, Focus, Overlay, ThreadView};
 use super::keys;
-use super::timeline::{Entry, ProblemView, Status};
+use super::timeline::{Entry, PostView, ProblemView, Status};
 
 const ACCENT: Color = Color::Cyan;
 const MINE: Color = Color::Yellow;
@@ -364,15 +364,7 @@ fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> V
             Span::styled(critique.author.clone(), author_style(app, &critique.author)),
             Span::styled(format!(" · {}", when(critique.at)), DIM),
         ];
-        if let Some(stance) = critique.stance {
-            head.push(Span::styled(format!(" · {}", stance.name()), DIM));
-        }
-        if p.is_accepted(&critique.id) {
-            head.push(Span::styled(
-                " ✓ accepted",
-                Style::new().fg(Color::Green).bold(),
-            ));
-        }
+        critique_marks(p, critique, &mut head);
         if critique.seq > c.seen_upto && !fresh && critique.author != app.me {
             head.push(Span::styled(" •", Style::new().fg(ACCENT).bold()));
         }
@@ -442,6 +434,19 @@ fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> V
     out
 }
 
+/// A critique's stance and whether the problem's author accepted it.
+fn critique_marks(p: &ProblemView, critique: &PostView, head: &mut Vec<Span<'static>>) {
+    if let Some(stance) = critique.stance {
+        head.push(Span::styled(format!(" · {}", stance.name()), DIM));
+    }
+    if p.is_accepted(&critique.id) {
+        head.push(Span::styled(
+            " ✓ accepted",
+            Style::new().fg(Color::Green).bold(),
+        ));
+    }
+}
+
 // ----- the thread overlay -----
 
 fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) {
@@ -501,15 +506,7 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
             author_style(app, &critique.author),
         ));
         head.push(Span::styled(format!(" · {}", when(critique.at)), DIM));
-        if let Some(stance) = critique.stance {
-            head.push(Span::styled(format!(" · {}", stance.name()), DIM));
-        }
-        if p.is_accepted(&critique.id) {
-            head.push(Span::styled(
-                " ✓ accepted",
-                Style::new().fg(Color::Green).bold(),
-            ));
-        }
+        critique_marks(p, critique, &mut head);
         if p.is_helpful(&critique.id) {
             head.push(Span::styled(
                 " ★ helped",
