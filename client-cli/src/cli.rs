@@ -164,6 +164,29 @@ pub enum Command {
     },
     /// A problem with its critiques.
     Show { slug: String, problem: String },
+    /// Schedule a meeting of the circle (facilitators), with problems to talk through.
+    Meeting {
+        slug: String,
+        /// When it starts: `2026-12-08 18:00` (local time), `2026-12-08`,
+        /// RFC 3339, or from now: `+90m`, `+2h`, `+3d`.
+        #[arg(long, value_parser = crate::when::parse, allow_hyphen_values = true)]
+        at: chrono::DateTime<chrono::Utc>,
+        /// A problem for the agenda (repeat for more, in order).
+        #[arg(long = "agenda")]
+        agenda: Vec<String>,
+        /// A short name, such as "Monthly clinic".
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// What changed in a circle since its last meeting: new problems and
+    /// critiques, resolutions, and the problems nobody has answered yet.
+    Digest {
+        slug: String,
+        /// Start here instead: a date or time as for `meeting --at`, or a
+        /// time ago: `-7d`, `-12h`.
+        #[arg(long, value_parser = crate::when::parse, allow_hyphen_values = true)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The latest events of a circle.
     History {
         slug: String,

@@ -408,6 +408,39 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 output::thread(&thread.problem)
             }
         }
+        Command::Meeting {
+            slug,
+            at,
+            agenda,
+            title,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let caller = connection.caller();
+            let mut problems = Vec::new();
+            for problem in &agenda {
+                problems.push(resolve(&caller, &slug, problem, PostKind::Problem).await?);
+            }
+            let params = m::ScheduleMeeting {
+                circle: slug,
+                at: crate::when::millis(at),
+                agenda: problems,
+                title,
+            };
+            posted(&ctx, connection.call::<m::MeetingSchedule>(params).await?);
+        }
+        Command::Digest { slug, since } => {
+            let connection = ctx.signed_in().await?;
+            let params = m::DigestParams {
+                circle: slug,
+                since: since.map(crate::when::millis),
+            };
+            let digest = connection.call::<m::CircleDigest>(params).await?;
+            if ctx.json {
+                output::json(&digest)
+            } else {
+                print!("{}", output::digest(&digest))
+            }
+        }
         Command::History { slug, limit } => {
             let connection = ctx.signed_in().await?;
             let params = m::History {

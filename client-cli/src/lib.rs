@@ -20,3 +20,4 @@ pub mod follow;
 pub mod ids;
 pub mod output;
 pub mod tui;
+pub mod when;

@@ -3,11 +3,20 @@
 use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
-    CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, Role, Visibility,
+    CircleInfo, Digest, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread, Role,
+    Visibility,
 };
 use serde::Serialize;
 
 use crate::ids::short;
+
+/// `println!` into a `String`.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
 
 /// Prints `value` as pretty JSON.
 pub fn json<T: Serialize>(value: &T) {
@@ -155,6 +164,21 @@ pub fn event_line(event: &Event) -> String {
             first_line(text)
         ),
         EventBody::Metoo { problem } => format!("has problem {} too", short(problem)),
+        EventBody::Meeting {
+            starts_at,
+            agenda,
+            title,
+        } => {
+            let mut line = format!("scheduled a meeting for {}", time(*starts_at));
+            if let Some(title) = title {
+                line.push_str(&format!(": {title}"));
+            }
+            if !agenda.is_empty() {
+                let items: Vec<String> = agenda.iter().map(short).collect();
+                line.push_str(&format!(" (agenda: {})", items.join(", ")));
+            }
+            line
+        }
         EventBody::Join {
             role: Role::Facilitator,
         } => "joined as facilitator".into(),
@@ -183,25 +207,30 @@ pub fn problems(problems: &[ProblemSummary]) {
         return;
     }
     for p in problems {
-        let status = match p.status {
-            ProblemStatus::Open => "open",
-            ProblemStatus::Resolved => "resolved",
-        };
-        let accepted = if p.accepted > 0 {
-            format!(", {} accepted", p.accepted)
-        } else {
-            String::new()
-        };
-        println!(
-            "{}  {:<8} {:<13} {:<9} {} ({}){accepted}",
-            short(&p.id),
-            status,
-            count(p.critiques, "critique"),
-            count(p.metoos, "metoo"),
-            p.title,
-            p.author
-        );
+        println!("{}", problem_line(p));
     }
+}
+
+/// `1a2b3c4d  open     2 critiques 1 metoo   Title (author), 1 accepted`.
+fn problem_line(p: &ProblemSummary) -> String {
+    let status = match p.status {
+        ProblemStatus::Open => "open",
+        ProblemStatus::Resolved => "resolved",
+    };
+    let accepted = if p.accepted > 0 {
+        format!(", {} accepted", p.accepted)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}  {:<8} {:<13} {:<9} {} ({}){accepted}",
+        short(&p.id),
+        status,
+        count(p.critiques, "critique"),
+        count(p.metoos, "metoo"),
+        p.title,
+        p.author
+    )
 }
 
 /// `1 critique`, `2 critiques`.
@@ -272,5 +301,97 @@ pub fn thread(p: &ProblemThread) {
         for line in r.text.lines() {
             println!("    {line}");
         }
+    }
+}
+
+/// `2026-12-08 18:00 "Monthly clinic" (3 on the agenda)`.
+fn meeting(m: &MeetingView) -> String {
+    let mut line = time(m.starts_at);
+    if let Some(title) = &m.title {
+        line.push_str(&format!(" \"{title}\""));
+    }
+    if !m.agenda.is_empty() {
+        line.push_str(&format!(" ({} on the agenda)", m.agenda.len()));
+    }
+    line
+}
+
+/// A digest as text: the CLI prints it, the TUI shows it in an overlay.
+pub fn digest(d: &Digest) -> String {
+    let mut out = String::new();
+    let from = match &d.last_meeting {
+        Some(m) if m.starts_at == d.since => format!("the meeting of {}", meeting(m)),
+        _ if d.since == 0 => "the start".into(),
+        _ => time(d.since),
+    };
+    outln!(out, "Since {from}, until {}.", time(d.until));
+    if let Some(next) = &d.next_meeting {
+        outln!(out, "Next meeting: {}.", meeting(next));
+    }
+    section(
+        &mut out,
+        "New problems",
+        d.total_new_problems,
+        d.new_problems.len(),
+    );
+    for p in &d.new_problems {
+        outln!(out, "  {}", problem_line(p));
+    }
+    section(
+        &mut out,
+        "New critiques",
+        d.total_new_critiques,
+        d.new_critiques.len(),
+    );
+    for c in &d.new_critiques {
+        let accepted = if c.accepted { "  ✓ accepted" } else { "" };
+        outln!(
+            out,
+            "  {}  {} · {} · on \"{}\"{accepted}",
+            short(&c.id),
+            c.author,
+            c.stance.name(),
+            c.problem_title
+        );
+    }
+    section(
+        &mut out,
+        "Resolved",
+        d.total_resolutions,
+        d.resolutions.len(),
+    );
+    for r in &d.resolutions {
+        let summary = r
+            .resolution
+            .summary
+            .as_deref()
+            .map(|s| format!(": {}", first_line(s)))
+            .unwrap_or_default();
+        outln!(
+            out,
+            "  {}  {} ({}){summary}",
+            short(&r.problem),
+            r.title,
+            r.resolution.by
+        );
+    }
+    section(
+        &mut out,
+        "Still unanswered",
+        d.total_unanswered,
+        d.unanswered.len(),
+    );
+    for p in &d.unanswered {
+        outln!(out, "  {}", problem_line(p));
+    }
+    out
+}
+
+/// A digest's section heading: `New problems (2)`, or `(none)`.
+fn section(out: &mut String, name: &str, total: u32, shown: usize) {
+    match total {
+        0 => outln!(out, "\n{name}: none"),
+        n if n as usize > shown => outln!(out, "\n{name} ({n}, the first {shown} shown)"),
+        n => outln!(out, "\n{name} ({n})"),
     }
 }

@@ -78,6 +78,15 @@ pub enum EventBody {
     },
     /// "I have this problem too."
     Metoo { problem: Uuid },
+    /// A facilitator (the author) scheduled a meeting of the circle for
+    /// `starts_at`, to talk through the problems on its `agenda`.
+    Meeting {
+        starts_at: Millis,
+        #[serde(default)]
+        agenda: Vec<Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
     /// The author joined the circle (the creator joins first, as facilitator).
     Join { role: Role },
     /// The author left the circle.
@@ -103,6 +112,7 @@ impl EventBody {
             EventBody::Accept { .. } => "accept",
             EventBody::Reflect { .. } => "reflect",
             EventBody::Metoo { .. } => "metoo",
+            EventBody::Meeting { .. } => "meeting",
             EventBody::Join { .. } => "join",
             EventBody::Leave {} => "leave",
             EventBody::Remove { .. } => "remove",
@@ -160,6 +170,11 @@ mod tests {
                 usefulness: 4,
             },
             EventBody::Metoo { problem: post },
+            EventBody::Meeting {
+                starts_at: 1_700_000_600_000,
+                agenda: vec![post],
+                title: Some("Catalogue clinic".into()),
+            },
             EventBody::Join {
                 role: Role::Facilitator,
             },

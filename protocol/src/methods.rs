@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::Millis;
 use crate::event::Event;
 use crate::model::{
-    AuditEntry, CircleInfo, Member, ProblemStatus, ProblemSummary, ProblemThread, Stance, UserInfo,
-    Visibility,
+    AuditEntry, CircleInfo, Digest, Member, ProblemStatus, ProblemSummary, ProblemThread, Stance,
+    UserInfo, Visibility,
 };
 
 /// Ties a method name to its params and result types.
@@ -98,6 +98,10 @@ methods! {
     ProblemReflect = "problem.reflect" (NewReflection) -> EventResult;
     ProblemList = "problem.list" (ListProblems) -> Problems;
     ProblemGet = "problem.get" (ProblemRef) -> ProblemResult;
+    /// Facilitators schedule a meeting of the circle, with problems on its agenda.
+    MeetingSchedule = "meeting.schedule" (ScheduleMeeting) -> EventResult;
+    /// What changed in a circle since a time (default: since its last meeting).
+    CircleDigest = "circle.digest" (DigestParams) -> Digest;
     /// Admins: the server's accounts, in handle order, a page at a time.
     AdminUsers = "admin.users" (ListUsers) -> Users;
     /// Admins: suspend an account; its sessions end at once and it cannot sign in.
@@ -390,6 +394,30 @@ pub struct Problems {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProblemResult {
     pub problem: ProblemThread,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleMeeting {
+    pub circle: String,
+    /// When it starts: from a day ago (to record one just held) to a year ahead.
+    pub at: Millis,
+    /// Problems of the circle to talk through, in order (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agenda: Vec<Uuid>,
+    /// A short name for it, such as "Monthly clinic".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DigestParams {
+    pub circle: String,
+    /// Start of the window; default: the start of the last meeting held, or
+    /// the circle's beginning if none has been.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Millis>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

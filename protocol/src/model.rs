@@ -191,6 +191,72 @@ pub struct ReflectionView {
     pub usefulness: u8,
 }
 
+/// A meeting of the circle, from its `meeting` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MeetingView {
+    /// The id of its `meeting` event.
+    pub id: Uuid,
+    pub seq: u64,
+    /// The facilitator who scheduled it.
+    pub by: String,
+    pub starts_at: Millis,
+    /// Problems to talk through, in order (retracted ones left out).
+    pub agenda: Vec<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A critique in a digest: who answered which problem, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DigestCritique {
+    pub id: Uuid,
+    pub seq: u64,
+    pub problem: Uuid,
+    pub problem_title: String,
+    pub author: String,
+    pub at: Millis,
+    pub stance: Stance,
+    pub accepted: bool,
+}
+
+/// A resolution in a digest, with the problem it resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DigestResolution {
+    pub problem: Uuid,
+    pub title: String,
+    pub resolution: Resolution,
+}
+
+/// What changed in a circle over a window, for catching up before a meeting.
+/// Each list holds at most 200 items (the oldest first); the `total_*`
+/// fields count them all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Digest {
+    /// The window is `since <= at <= until` (event times).
+    pub since: Millis,
+    /// The time of the digest.
+    pub until: Millis,
+    /// The last meeting held before `until` (the default start of the window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_meeting: Option<MeetingView>,
+    /// The next meeting after `until`, the soonest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_meeting: Option<MeetingView>,
+    /// Problems raised in the window (not retracted).
+    pub new_problems: Vec<ProblemSummary>,
+    /// Critiques posted in the window (not retracted), on live problems.
+    pub new_critiques: Vec<DigestCritique>,
+    /// Problems resolved in the window.
+    pub resolutions: Vec<DigestResolution>,
+    /// Every open problem that no one but its author has answered yet,
+    /// however old.
+    pub unanswered: Vec<ProblemSummary>,
+    pub total_new_problems: u32,
+    pub total_new_critiques: u32,
+    pub total_resolutions: u32,
+    pub total_unanswered: u32,
+}
+
 /// An account as admins see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserInfo {

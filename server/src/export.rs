@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 
 use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
-use circles_protocol::model::{ProblemStatus, ProblemThread, Role, Visibility};
+use circles_protocol::model::{MeetingView, ProblemStatus, ProblemThread, Role, Visibility};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -60,6 +60,9 @@ pub struct CircleExport {
     pub members: Vec<MemberExport>,
     pub problems: Vec<ProblemThread>,
     pub notes: Vec<NoteExport>,
+    /// In the order they were scheduled (left out when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meetings: Vec<MeetingView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +184,7 @@ pub fn circle_export(store: &Store, slug: &str) -> Result<CircleExport, ExportEr
         members,
         problems,
         notes,
+        meetings: state.meetings(),
     })
 }
 
@@ -268,6 +272,25 @@ pub fn markdown(export: &CircleExport) -> String {
     }
     for p in &export.problems {
         problem_markdown(&mut md, p);
+    }
+
+    if !export.meetings.is_empty() {
+        let _ = writeln!(md, "\n## Meetings\n");
+    }
+    for m in &export.meetings {
+        let title = m.title.as_deref().unwrap_or("Meeting");
+        let _ = writeln!(
+            md,
+            "- **{title}**, {} (scheduled by {})",
+            date(m.starts_at),
+            m.by
+        );
+        for id in &m.agenda {
+            let on_agenda = export.problems.iter().find(|p| p.id == *id);
+            if let Some(p) = on_agenda {
+                let _ = writeln!(md, "  - {}", p.title);
+            }
+        }
     }
 
     let _ = writeln!(md, "\n## Notes\n");

@@ -9,6 +9,8 @@ pub const MAX_SUMMARY_CHARS: usize = 1000;
 /// A reflection's `usefulness`.
 pub const USEFULNESS: std::ops::RangeInclusive<u8> = 1..=5;
 pub const MAX_TAGS: usize = 8;
+/// The most problems a meeting's agenda may name.
+pub const MAX_AGENDA: usize = 20;
 pub const MAX_TAG_CHARS: usize = 32;
 pub const HISTORY_DEFAULT: u32 = 50;
 pub const HISTORY_MAX: u32 = 200;

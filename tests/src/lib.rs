@@ -33,7 +33,7 @@ use std::time::Duration;
 use circles_protocol::methods::{self as m, Method};
 use circles_protocol::model::{CircleInfo, Member, Visibility};
 use circles_protocol::notify::{self, EventNotice, PresenceNotice};
-use circles_protocol::{ErrorObject, Event, EventBody, Notification, WS_PATH};
+use circles_protocol::{ErrorObject, Event, EventBody, Millis, Notification, WS_PATH};
 use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -47,6 +47,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 pub use circles_server::Config;
+use circles_server::store::{Append, Store};
 
 /// How long any single wait may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -187,6 +188,54 @@ impl TestServer {
     pub async fn start_again(&mut self) {
         assert!(self.running.is_none(), "the server is already running");
         self.launch().await;
+    }
+
+    /// Writes `events` (author, time, body) to the end of circle `slug`'s log
+    /// with the server stopped, then starts it again (on a new port): a
+    /// history with chosen timestamps, as if it had happened then. The bodies
+    /// are not checked, so script only what the server could have appended.
+    pub async fn script(
+        &mut self,
+        slug: &str,
+        events: Vec<(&str, Millis, EventBody)>,
+    ) -> Vec<Event> {
+        self.stop().await;
+        let store = Store::open(self.data_dir()).expect("open the stopped server's store");
+        let circle = store
+            .circle_id(slug)
+            .expect("read circles")
+            .expect("the circle exists");
+        let mut seq = store.head(circle).expect("read the head");
+        let mut written = Vec::new();
+        for (author, at, body) in events {
+            seq += 1;
+            let event = Event {
+                seq,
+                id: Uuid::now_v7(),
+                author: author.into(),
+                at,
+                retracted: false,
+                body,
+            };
+            let json = serde_json::to_vec(&event).expect("event to JSON");
+            let append = Append {
+                seq,
+                event_json: &json,
+                membership: Vec::new(),
+                rewrites: Vec::new(),
+            };
+            // Durable once the flush below returns.
+            let _ticket = store
+                .append(circle, &append)
+                .expect("append a scripted event");
+            written.push(event);
+        }
+        within("the scripted events to be flushed", store.flush())
+            .await
+            .expect("flush the store");
+        drop(store);
+        self.start_again().await;
+        written
     }
 
     /// A new connection, not signed in.

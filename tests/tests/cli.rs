@@ -580,6 +580,105 @@ async fn critiques_take_a_stance_and_problems_gather_acceptances_and_reflections
 
 /// Every read command prints JSON with `--json`, and it is the server's own
 /// answer: compared with what the protocol client gets.
+/// `meeting` (facilitators; times as people type them) and `digest`.
+#[tokio::test]
+async fn facilitators_schedule_meetings_and_digests_say_what_changed() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    ana.register().await;
+    ben.register().await;
+    ana.ok(&["create", "lib", "--name", "Library"]).await; // seq 1
+    ben.ok(&["join", "lib"]).await; // seq 2
+    let (_, _, problem) = posted(
+        &ben.run(&[
+            "problem",
+            "lib",
+            "--title",
+            "Teens skip the catalogue",
+            "--body",
+            "",
+        ])
+        .await,
+    ); // seq 3
+
+    ben.run(&["meeting", "lib", "--at", "+2d"])
+        .await
+        .fails_with(1, "only a facilitator of lib can schedule meetings");
+    let bad = ana.run(&["meeting", "lib", "--at", "next tuesday"]).await;
+    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert!(bad.stderr.contains("2026-12-08 18:00"), "{bad:#?}");
+    ana.run(&["meeting", "lib", "--at", "-3d"])
+        .await
+        .fails_with(
+            2,
+            "at must be from a day ago to a year ahead, not 3 days ago",
+        );
+
+    // One just held (the digest's start), then one ahead with an agenda.
+    let (kind, seq, _) = posted(&ana.run(&["meeting", "lib", "--at", "-1h"]).await);
+    assert_eq!((kind.as_str(), seq), ("meeting", 4));
+    let (_, _, answer) = posted(
+        &ana.run(&[
+            "critique",
+            "lib",
+            &problem,
+            "--stance",
+            "experience",
+            "--body",
+            "A hunt.",
+        ])
+        .await,
+    ); // seq 5
+    let next = ana
+        .json(&[
+            "meeting", "lib", "--at", "+7d", "--agenda", &problem, "--title", "Clinic",
+        ])
+        .await; // seq 6
+    assert_eq!(
+        next["event"]["agenda"][0]
+            .as_str()
+            .map(|s| s.ends_with(&problem)),
+        Some(true)
+    );
+    let history = ben.ok(&["history", "lib"]).await;
+    assert!(
+        history.contains("scheduled a meeting for") && history.contains(": Clinic (agenda: "),
+        "{history}"
+    );
+
+    let digest = ben.ok(&["digest", "lib"]).await;
+    assert!(digest.starts_with("Since the meeting of "), "{digest}");
+    assert!(
+        digest.contains("Next meeting: ") && digest.contains("\"Clinic\" (1 on the agenda)"),
+        "{digest}"
+    );
+    // The meeting began an hour ago, before the problem was raised.
+    assert!(
+        digest.contains("New problems (1)") && digest.contains("Teens skip the catalogue (ben)"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains("New critiques (1)")
+            && digest.contains(&format!(
+                "{answer}  ana · experience · on \"Teens skip the catalogue\""
+            )),
+        "{digest}"
+    );
+    assert!(digest.contains("Resolved: none"), "{digest}");
+    assert!(digest.contains("Still unanswered: none"), "{digest}");
+
+    // --since: a window with nothing in it; --json is the server's answer.
+    let quiet = ben.ok(&["digest", "lib", "--since", "+1h"]).await;
+    assert!(
+        quiet.contains("New problems: none") && quiet.contains("New critiques: none"),
+        "{quiet}"
+    );
+    let json = ben.json(&["digest", "lib", "--since", "-1d"]).await;
+    assert_eq!(json["total_new_problems"], 1, "{json}");
+    assert_eq!(json["next_meeting"]["title"], "Clinic", "{json}");
+}
+
 #[tokio::test]
 async fn json_of_every_read_command_is_the_servers_answer() {
     let server = TestServer::start().await;

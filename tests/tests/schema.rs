@@ -6,7 +6,7 @@
 use circles_protocol::methods;
 use circles_protocol::notify;
 use circles_protocol::schema::{self, document};
-use circles_tests::{Client, PASSWORD, TestServer, http_get, unique_handle};
+use circles_tests::{Client, PASSWORD, TestServer, http_get, now_millis, unique_handle};
 use serde_json::{Value, json};
 
 /// Validates values against parts of the document, each part compiled with
@@ -239,6 +239,23 @@ async fn schema_validates_live_traffic() {
             "circle.history",
             json!({"circle": "cataloguers", "limit": 10}),
         ),
+        // Meetings: one just held (the digest's start) and one ahead.
+        (
+            27,
+            "meeting.schedule",
+            json!({"circle": "cataloguers", "at": now_millis() - 60_000}),
+        ),
+        (
+            28,
+            "meeting.schedule",
+            json!({"circle": "cataloguers", "at": now_millis() + 86_400_000, "agenda": [problem], "title": "Clinic"}),
+        ),
+        (29, "circle.digest", json!({"circle": "cataloguers"})),
+        (
+            30,
+            "circle.digest",
+            json!({"circle": "cataloguers", "since": 0}),
+        ),
     ] {
         let response = call(&mut ana, id, method, &params).await;
         contract.success(method, &params, &response);
@@ -254,7 +271,7 @@ async fn schema_validates_live_traffic() {
         &json!({"circle": "cataloguers", "problem": problem, "body": "b", "stance": "rant"}),
         "an unknown stance",
     );
-    for kind in ["critique", "accept", "resolve", "reflect"] {
+    for kind in ["critique", "accept", "resolve", "reflect", "meeting"] {
         let notification = ana
             .next_matching(&format!("the {kind} event"), |n| {
                 (n.method == notify::EVENT && n.params["event"]["kind"] == kind).then(|| n.clone())

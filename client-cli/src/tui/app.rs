@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use circles_protocol::model::{CircleInfo, Member, Stance};
+use circles_protocol::model::{CircleInfo, Member, Role, Stance};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
@@ -65,6 +65,12 @@ pub enum Overlay {
         scroll: usize,
     },
     Thread(ThreadView),
+    /// A circle's digest (`D`), as the CLI prints it, scrolled down this many lines.
+    Digest {
+        circle: String,
+        text: String,
+        scroll: usize,
+    },
 }
 
 /// A problem's thread, open over the timeline.
@@ -303,6 +309,13 @@ impl App {
                         .map(|m: &Member| m.handle.clone())
                         .collect();
                 }
+            }
+            NetMsg::Digest { circle, digest } => {
+                self.overlay = Some(Overlay::Digest {
+                    text: crate::output::digest(&digest),
+                    circle,
+                    scroll: 0,
+                });
             }
             NetMsg::Joined(info) => {
                 let slug = info.slug.clone();
@@ -571,6 +584,18 @@ impl App {
                 self.thread_key(key, out);
                 return;
             }
+            Some(Overlay::Digest { text, scroll, .. }) => {
+                match key.code {
+                    KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => {
+                        *scroll = (*scroll + 1).min(text.lines().count())
+                    }
+                    KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
+                        *scroll = scroll.saturating_sub(1)
+                    }
+                    _ => self.overlay = None,
+                }
+                return;
+            }
             None => {}
         }
         match key.code {
@@ -599,6 +624,8 @@ impl App {
             KeyCode::Char('r') => self.start_resolve(),
             KeyCode::Char('f') => self.start_reflect(),
             KeyCode::Char('J') => self.join(out),
+            KeyCode::Char('D') => self.ask_digest(out),
+            KeyCode::Char('M') => self.start_meeting(),
             KeyCode::Enter | KeyCode::Char('o') => match self.focus {
                 Focus::Circles => self.focus = Focus::Timeline,
                 Focus::Timeline => self.open_thread(),
@@ -693,6 +720,46 @@ impl App {
                 c.timeline.clear_fresh(&p.id);
             }
         }
+    }
+
+    /// `D`: what changed since the circle's last meeting.
+    fn ask_digest(&mut self, out: &mut Vec<Action>) {
+        if let Some(c) = self.circle() {
+            let circle = c.slug().to_owned();
+            self.say(format!("Asking for the digest of {circle}…"));
+            out.push(Action::Net(Request::Digest { circle }));
+        }
+    }
+
+    /// `M` (facilitators): a meeting: when, then a title; the open problems
+    /// go on its agenda, oldest first.
+    fn start_meeting(&mut self) {
+        let facilitator = self
+            .circle()
+            .is_some_and(|c| c.info.role == Some(Role::Facilitator));
+        if facilitator {
+            self.start_compose(ComposeKind::MeetingWhen);
+        } else {
+            self.error("only a facilitator of the circle can schedule meetings");
+        }
+    }
+
+    /// Up to 20 open problems of the selected circle, oldest first.
+    fn open_agenda(&self) -> Vec<Uuid> {
+        let Some(c) = self.circle() else {
+            return Vec::new();
+        };
+        c.timeline
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Problem(p) if p.status == Status::Open && !p.retracted && !p.placeholder => {
+                    Some(p.id)
+                }
+                _ => None,
+            })
+            .take(20)
+            .collect()
     }
 
     /// `f`: a reflection on a resolved problem: its usefulness, then its text.
@@ -955,6 +1022,27 @@ impl App {
                 title: title.clone(),
                 body: text,
             },
+            ComposeKind::MeetingWhen => {
+                match crate::when::parse(&text) {
+                    Ok(at) => {
+                        let kind = ComposeKind::MeetingTitle {
+                            at: crate::when::millis(at),
+                        };
+                        self.compose = Some(Compose::new(kind, &circle));
+                    }
+                    Err(err) => {
+                        self.compose = Some(compose);
+                        self.error(err);
+                    }
+                }
+                return;
+            }
+            ComposeKind::MeetingTitle { at } => Post::Meeting {
+                circle,
+                at: *at,
+                title: text,
+                agenda: self.open_agenda(),
+            },
             _ if text.is_empty() => {
                 self.compose = Some(compose);
                 self.error("nothing to send yet (Esc cancels)");
@@ -1032,6 +1120,9 @@ fn restore_compose(post: Post) -> Option<Compose> {
             circle,
             text,
         ),
+        Post::Meeting {
+            circle, at, title, ..
+        } => (ComposeKind::MeetingTitle { at }, circle, title),
         Post::Metoo { .. } | Post::Resolve { .. } | Post::Accept { .. } => return None,
     };
     Some(Compose::new(kind, &circle).with_text(&text))
@@ -1450,6 +1541,94 @@ pub(crate) mod tests {
                 usefulness: 4,
                 text: "Amnesty weeks work".into(),
             }))]
+        );
+    }
+
+    #[test]
+    fn facilitators_schedule_meetings_and_d_shows_the_digest() {
+        use crate::tui::timeline::tests::event;
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", problem(3, "ben", "Overdue fines")));
+        app.handle_event(live("cataloguers", problem(4, "cara", "Noisy room")));
+        let resolve = circles_protocol::EventBody::Resolve {
+            problem: id(4),
+            helpful: vec![],
+            summary: None,
+        };
+        app.handle_event(live("cataloguers", event(5, "cara", resolve)));
+        // When: read as people type it; nonsense stays on the line with a hint.
+        app.handle_event(ch('M'));
+        typed(&mut app, "soonish");
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.error && f.text.contains("+2h"))
+        );
+        app.handle_event(ctrl('u'));
+        typed(&mut app, "+2d");
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        typed(&mut app, "Clinic");
+        let actions = app.handle_event(key(KeyCode::Enter));
+        let [
+            Action::Net(Request::Post(Post::Meeting {
+                circle,
+                at,
+                title,
+                agenda,
+            })),
+        ] = &actions[..]
+        else {
+            panic!("{actions:?}");
+        };
+        assert_eq!((circle.as_str(), title.as_str()), ("cataloguers", "Clinic"));
+        assert_eq!(agenda, &vec![id(2), id(3)], "the open problems, not the resolved one");
+        let two_days = 2 * 24 * 3600 * 1000;
+        let ahead = at.saturating_sub(crate::when::millis(chrono::Utc::now()));
+        assert!(ahead <= two_days && ahead > two_days - 60_000, "{ahead}");
+
+        // D asks for the digest and shows it.
+        assert_eq!(
+            app.handle_event(ch('D')),
+            vec![Action::Net(Request::Digest {
+                circle: "cataloguers".into()
+            })]
+        );
+        let digest = circles_protocol::model::Digest {
+            since: 0,
+            until: 0,
+            last_meeting: None,
+            next_meeting: None,
+            new_problems: vec![],
+            new_critiques: vec![],
+            resolutions: vec![],
+            unanswered: vec![],
+            total_new_problems: 0,
+            total_new_critiques: 0,
+            total_resolutions: 0,
+            total_unanswered: 0,
+        };
+        app.handle_event(Event::Net(NetMsg::Digest {
+            circle: "cataloguers".into(),
+            digest: Box::new(digest),
+        }));
+        let Some(Overlay::Digest { text, .. }) = &app.overlay else {
+            panic!("{:?}", app.overlay);
+        };
+        assert!(text.starts_with("Since the start") && text.contains("Still unanswered: none"));
+        app.handle_event(ch('x'));
+        assert!(app.overlay.is_none(), "any key closes it");
+
+        // Members cannot schedule.
+        app.circles
+            .iter_mut()
+            .for_each(|c| c.info.role = Some(Role::Member));
+        app.handle_event(ch('M'));
+        assert!(app.compose.is_none());
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("only a facilitator"))
         );
     }
 

@@ -31,6 +31,12 @@ pub enum ComposeKind {
         title: String,
         usefulness: u8,
     },
+    /// The first step of a meeting (facilitators): when it starts.
+    MeetingWhen,
+    /// The second step: its title (may stay empty). `at` in ms.
+    MeetingTitle {
+        at: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +85,14 @@ impl Compose {
             ComposeKind::Reflection {
                 title, usefulness, ..
             } => format!("Reflection on “{title}” ({usefulness}/5): what you take from it"),
+            ComposeKind::MeetingWhen => format!(
+                "Meeting of {}: when? (2026-12-08 18:00, +2d…; open problems go on the agenda)",
+                self.circle
+            ),
+            ComposeKind::MeetingTitle { at } => format!(
+                "Meeting on {}: a title (may stay empty)",
+                crate::output::time(*at)
+            ),
         }
     }
 
@@ -86,7 +100,10 @@ impl Compose {
     pub fn multiline(&self) -> bool {
         !matches!(
             self.kind,
-            ComposeKind::ProblemTitle | ComposeKind::ReflectUsefulness { .. }
+            ComposeKind::ProblemTitle
+                | ComposeKind::ReflectUsefulness { .. }
+                | ComposeKind::MeetingWhen
+                | ComposeKind::MeetingTitle { .. }
         )
     }
 

@@ -44,6 +44,15 @@ pub const HELP: &[(&str, &str)] = &[
         "resolve with the marked critiques (r twice: it cannot be undone)",
     ),
     ("Esc  q", "close the thread"),
+    ("", "Meetings"),
+    (
+        "D",
+        "digest: what changed since the last meeting, what is unanswered",
+    ),
+    (
+        "M",
+        "schedule a meeting (facilitators): when, then a title; open problems are the agenda",
+    ),
     ("", "Other"),
     (
         "J",

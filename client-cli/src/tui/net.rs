@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use circles_protocol::Event;
 use circles_protocol::methods as m;
-use circles_protocol::model::{CircleInfo, Member, Stance};
+use circles_protocol::model::{CircleInfo, Digest, Member, Stance};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
@@ -49,6 +49,10 @@ pub enum Request {
         circle: String,
     },
     ListCircles,
+    /// What changed since the circle's last meeting.
+    Digest {
+        circle: String,
+    },
 }
 
 /// Something to post.
@@ -91,6 +95,12 @@ pub enum Post {
         usefulness: u8,
         text: String,
     },
+    Meeting {
+        circle: String,
+        at: u64,
+        title: String,
+        agenda: Vec<Uuid>,
+    },
 }
 
 impl Post {
@@ -104,6 +114,7 @@ impl Post {
             Post::Resolve { .. } => "resolution",
             Post::Accept { .. } => "acceptance",
             Post::Reflect { .. } => "reflection",
+            Post::Meeting { .. } => "meeting",
         }
     }
 }
@@ -132,6 +143,10 @@ pub enum NetMsg {
         members: Vec<Member>,
     },
     Joined(CircleInfo),
+    Digest {
+        circle: String,
+        digest: Box<Digest>,
+    },
     Notice(Notice),
     Posted(Post),
     /// A request failed; `post` is what was being posted, if anything.
@@ -320,6 +335,19 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
                 Err(err) => failed(format!("cannot join {circle}"), err, None),
             })
         }
+        Request::Digest { circle } => {
+            let params = m::DigestParams {
+                circle: circle.clone(),
+                since: None,
+            };
+            Some(match caller.call::<m::CircleDigest>(params).await {
+                Ok(digest) => NetMsg::Digest {
+                    circle,
+                    digest: Box::new(digest),
+                },
+                Err(err) => failed(format!("no digest of {circle}"), err, None),
+            })
+        }
         Request::ListCircles => Some(match caller.call::<m::CircleList>(m::Empty {}).await {
             Ok(list) => NetMsg::Circles(list.circles),
             Err(err) => failed("cannot list circles".into(), err, None),
@@ -464,6 +492,20 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 usefulness,
             };
             caller.call::<m::ProblemReflect>(params).await?;
+        }
+        Post::Meeting {
+            circle,
+            at,
+            title,
+            agenda,
+        } => {
+            let params = m::ScheduleMeeting {
+                circle,
+                at,
+                agenda,
+                title: (!title.is_empty()).then_some(title),
+            };
+            caller.call::<m::MeetingSchedule>(params).await?;
         }
     }
     Ok(())

@@ -362,6 +362,28 @@ impl Timeline {
                 };
                 self.activity(event, text);
             }
+            EventBody::Meeting {
+                starts_at,
+                agenda,
+                title,
+            } => {
+                let mut text = format!(
+                    "{} scheduled {} for {}",
+                    event.author,
+                    title.as_deref().unwrap_or("a meeting"),
+                    crate::output::time(*starts_at)
+                );
+                let titles: Vec<String> = agenda
+                    .iter()
+                    .filter_map(|id| self.problem(id))
+                    .filter(|p| !p.retracted)
+                    .map(|p| p.title.clone())
+                    .collect();
+                if !titles.is_empty() {
+                    text.push_str(&format!(" · agenda: {}", titles.join("; ")));
+                }
+                self.activity(event, text);
+            }
             EventBody::Leave {} => self.activity(event, format!("{} left", event.author)),
             EventBody::Remove { member, reason } => {
                 let text = match reason {

@@ -42,6 +42,11 @@ pub fn render(app: &App, frame: &mut Frame) {
     match &app.overlay {
         Some(Overlay::Help { scroll }) => render_help(frame, frame.area(), *scroll),
         Some(Overlay::Thread(thread)) => render_thread(app, thread, frame, timeline),
+        Some(Overlay::Digest {
+            circle,
+            text,
+            scroll,
+        }) => render_digest(frame, frame.area(), circle, text, *scroll),
         None => {}
     }
 }
@@ -598,6 +603,41 @@ fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
             ]));
         }
     }
+    render_box(frame, area, " Keys ", lines, width, scroll);
+}
+
+/// A digest (`D`), as the CLI prints it.
+fn render_digest(frame: &mut Frame, area: Rect, circle: &str, text: &str, scroll: usize) {
+    let width = 90.min(area.width);
+    let lines: Vec<Line> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("  ") || l.is_empty() {
+                Line::raw(l.to_owned())
+            } else {
+                Line::styled(l.to_owned(), Style::new().fg(ACCENT).bold())
+            }
+        })
+        .collect();
+    render_box(
+        frame,
+        area,
+        &format!(" Digest of {circle} "),
+        lines,
+        width,
+        scroll,
+    );
+}
+
+/// `lines` in a centred double-bordered box, scrolled; any key closes it.
+fn render_box(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line>,
+    width: u16,
+    scroll: usize,
+) {
     let height = (lines.len() as u16 + 2).min(area.height);
     let area = Rect {
         x: area.x + (area.width - width) / 2,
@@ -616,7 +656,7 @@ fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
     let block = Block::bordered()
         .border_type(BorderType::Double)
         .border_style(Style::new().fg(ACCENT))
-        .title(" Keys ")
+        .title(title.to_owned())
         .title_bottom(Line::styled(hint, DIM));
     frame.render_widget(
         Paragraph::new(lines)

@@ -213,6 +213,12 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
             call::<m::ProblemList, _>(params, |p| reading::problems(s, p)).await
         }
         m::ProblemGet::NAME => call::<m::ProblemGet, _>(params, |p| reading::problem(s, p)).await,
+        m::MeetingSchedule::NAME => {
+            call::<m::MeetingSchedule, _>(params, |p| posts::schedule_meeting(s, p)).await
+        }
+        m::CircleDigest::NAME => {
+            call::<m::CircleDigest, _>(params, |p| reading::digest(s, p)).await
+        }
         m::AdminUsers::NAME => call::<m::AdminUsers, _>(params, |p| admin::users(s, p)).await,
         m::AdminSuspend::NAME => call::<m::AdminSuspend, _>(params, |p| admin::suspend(s, p)).await,
         m::AdminUnsuspend::NAME => {

@@ -1,17 +1,21 @@
-//! Writing: `post.*` and `problem.resolve` / `accept` / `metoo` / `reflect`.
+//! Writing: `post.*`, `problem.resolve` / `accept` / `metoo` / `reflect` and
+//! `meeting.schedule`.
 //! Each validates its fields here; the circle task checks who may do it and
 //! appends.
 
 use circles_protocol::methods::{
     AcceptCritique, EditPost, EventResult, NewCritique, NewNote, NewProblem, NewReflection,
-    PostRef, ProblemRef, Resolve,
+    PostRef, ProblemRef, Resolve, ScheduleMeeting,
 };
 
 use super::signed_in;
 use crate::circle::Draft;
 use crate::error::{ApiError, ApiResult};
 use crate::session::Session;
-use crate::validate::{self, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, USEFULNESS};
+use crate::store::now_millis;
+use crate::validate::{self, MAX_AGENDA, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, USEFULNESS};
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 async fn append(s: &mut Session, circle: &str, draft: Draft) -> ApiResult<EventResult> {
     let handle = signed_in(s)?.handle.clone();
@@ -113,4 +117,37 @@ pub async fn reflect(s: &mut Session, p: NewReflection) -> ApiResult<EventResult
 
 pub async fn metoo(s: &mut Session, p: ProblemRef) -> ApiResult<EventResult> {
     append(s, &p.circle, Draft::Metoo { problem: p.problem }).await
+}
+
+pub async fn schedule_meeting(s: &mut Session, p: ScheduleMeeting) -> ApiResult<EventResult> {
+    let now = now_millis();
+    // A meeting just held may be recorded; one in the far future is a typo.
+    let earliest = now.saturating_sub(DAY_MS);
+    let latest = now.saturating_add(366 * DAY_MS);
+    if !(earliest..=latest).contains(&p.at) {
+        let off = if p.at < now {
+            format!("{} days ago", (now - p.at) / DAY_MS)
+        } else {
+            format!("{} days ahead", (p.at - now) / DAY_MS)
+        };
+        return Err(ApiError::invalid(format!(
+            "at must be from a day ago to a year ahead, not {off}"
+        )));
+    }
+    if p.agenda.len() > MAX_AGENDA {
+        return Err(ApiError::invalid(format!(
+            "an agenda holds at most {MAX_AGENDA} problems, not {}",
+            p.agenda.len()
+        )));
+    }
+    let draft = Draft::Meeting {
+        starts_at: p.at,
+        agenda: p.agenda,
+        title: p
+            .title
+            .map(|t| validate::optional_text("title", &t, MAX_TITLE_CHARS))
+            .transpose()?
+            .flatten(),
+    };
+    append(s, &p.circle, draft).await
 }

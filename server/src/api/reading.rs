@@ -6,14 +6,16 @@ use std::sync::atomic::AtomicU64;
 
 use circles_protocol::Event;
 use circles_protocol::methods::{
-    CircleRef, Empty, Events, History, ListProblems, MarkRead, ProblemRef, ProblemResult, Problems,
-    ReadMarker, Subscribe, Subscribed,
+    CircleRef, DigestParams, Empty, Events, History, ListProblems, MarkRead, ProblemRef,
+    ProblemResult, Problems, ReadMarker, Subscribe, Subscribed,
 };
+use circles_protocol::model::Digest;
 
 use super::signed_in;
 use crate::circle::{Command, Subscriber};
 use crate::error::{ApiError, ApiResult};
 use crate::session::{Session, Sub};
+use crate::store::now_millis;
 use crate::validate::{HISTORY_DEFAULT, HISTORY_MAX};
 
 /// Registers the subscription; the session then streams the backlog after
@@ -162,4 +164,16 @@ pub async fn problem(s: &mut Session, p: ProblemRef) -> ApiResult<ProblemResult>
         })
         .await??;
     Ok(ProblemResult { problem })
+}
+
+pub async fn digest(s: &mut Session, p: DigestParams) -> ApiResult<Digest> {
+    let handle = signed_in(s)?.handle.clone();
+    let circle = s.app.circles.by_slug(&p.circle)?;
+    let (since, now) = (p.since, now_millis());
+    s.app
+        .circles
+        .inspect(circle.id, move |state| {
+            state.check_read(&handle).map(|()| state.digest(since, now))
+        })
+        .await?
 }

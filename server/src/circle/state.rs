@@ -6,13 +6,15 @@ use std::collections::{HashMap, HashSet};
 use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
-    CritiqueView, Member, ProblemStatus, ProblemSummary, ProblemThread, ReflectionView, Resolution,
-    Role, Stance, Visibility,
+    CritiqueView, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread,
+    ReflectionView, Resolution, Role, Stance, Visibility,
 };
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{CircleRecord, MembershipChange};
+
+mod digest;
 
 /// What a member asks to append; [`CircleState::check`] turns it into an event body.
 #[derive(Clone, Debug)]
@@ -54,6 +56,12 @@ pub enum Draft {
         problem: Uuid,
         text: String,
         usefulness: u8,
+    },
+    /// The time was checked by the caller, who knows the clock.
+    Meeting {
+        starts_at: Millis,
+        agenda: Vec<Uuid>,
+        title: Option<String>,
     },
     /// `invited`: the caller checked a valid invite code for this circle.
     Join {
@@ -153,6 +161,8 @@ pub struct CircleState {
     posts: HashMap<Uuid, Post>,
     /// Problem ids in the order they were raised.
     problems: Vec<Uuid>,
+    /// In the order they were scheduled.
+    meetings: Vec<MeetingView>,
 }
 
 impl CircleState {
@@ -164,6 +174,7 @@ impl CircleState {
             removed: HashSet::new(),
             posts: HashMap::new(),
             problems: Vec::new(),
+            meetings: Vec::new(),
         }
     }
 
@@ -443,6 +454,27 @@ impl CircleState {
                     usefulness,
                 })
             }
+            Draft::Meeting {
+                starts_at,
+                agenda,
+                title,
+            } => {
+                self.check_facilitator(author, "schedule meetings")?;
+                let mut seen = HashSet::new();
+                for id in &agenda {
+                    self.live_problem(*id)?;
+                    if !seen.insert(*id) {
+                        return Err(ApiError::invalid(format!(
+                            "agenda: problem {id} is named twice"
+                        )));
+                    }
+                }
+                Ok(EventBody::Meeting {
+                    starts_at,
+                    agenda,
+                    title,
+                })
+            }
             Draft::Metoo { problem } => {
                 self.check_member(author)?;
                 let target = self.live_problem(problem)?;
@@ -584,6 +616,18 @@ impl CircleState {
                     target.last_activity = event.at;
                 }
             }
+            EventBody::Meeting {
+                starts_at,
+                agenda,
+                title,
+            } => self.meetings.push(MeetingView {
+                id: event.id,
+                seq: event.seq,
+                by: author.to_owned(),
+                starts_at: *starts_at,
+                agenda: agenda.clone(),
+                title: title.clone(),
+            }),
             EventBody::Metoo { problem } => {
                 if let Some(target) = self.posts.get_mut(problem) {
                     if !target.metoos.iter().any(|h| h == author) {
@@ -659,26 +703,30 @@ impl CircleState {
             .filter_map(|id| self.posts.get(id).map(|p| (id, p)))
             .filter(|(_, p)| !p.retracted)
             .filter(|(_, p)| status.is_none_or(|s| p.status() == s))
-            .map(|(id, p)| ProblemSummary {
-                id: *id,
-                seq: p.seq,
-                author: p.author.clone(),
-                at: p.at,
-                title: p.title.clone(),
-                tags: p.tags.clone(),
-                status: p.status(),
-                critiques: self
-                    .live_critiques(p)
-                    .count()
-                    .try_into()
-                    .unwrap_or(u32::MAX),
-                metoos: p.metoos.len().try_into().unwrap_or(u32::MAX),
-                accepted: self.live_accepted(p).count().try_into().unwrap_or(u32::MAX),
-                reflections: p.reflections.len().try_into().unwrap_or(u32::MAX),
-                edited: p.edited,
-                last_activity: p.last_activity,
-            })
+            .map(|(id, p)| self.problem_summary(*id, p))
             .collect()
+    }
+
+    fn problem_summary(&self, id: Uuid, p: &Post) -> ProblemSummary {
+        ProblemSummary {
+            id,
+            seq: p.seq,
+            author: p.author.clone(),
+            at: p.at,
+            title: p.title.clone(),
+            tags: p.tags.clone(),
+            status: p.status(),
+            critiques: self
+                .live_critiques(p)
+                .count()
+                .try_into()
+                .unwrap_or(u32::MAX),
+            metoos: p.metoos.len().try_into().unwrap_or(u32::MAX),
+            accepted: self.live_accepted(p).count().try_into().unwrap_or(u32::MAX),
+            reflections: p.reflections.len().try_into().unwrap_or(u32::MAX),
+            edited: p.edited,
+            last_activity: p.last_activity,
+        }
     }
 
     fn live_critiques<'a>(
@@ -1216,5 +1264,100 @@ mod tests {
                 tags: vec![]
             }
         );
+    }
+
+    fn meeting(starts_at: Millis, agenda: Vec<Uuid>) -> Draft {
+        Draft::Meeting {
+            starts_at,
+            agenda,
+            title: Some("Clinic".into()),
+        }
+    }
+
+    #[test]
+    fn only_facilitators_schedule_meetings_of_live_problems() {
+        let mut log = Log::new(Visibility::Public, 10);
+        log.ok("bob", Draft::Join { invited: false });
+        let p = log.ok("bob", problem("Catalogue")).id;
+        assert_eq!(log.err("bob", meeting(50, vec![p])), ErrorKind::Forbidden);
+        assert_eq!(log.err("dan", meeting(50, vec![p])), ErrorKind::Forbidden);
+        assert_eq!(
+            log.err("ana", meeting(50, vec![Uuid::now_v7()])),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            log.err("ana", meeting(50, vec![p, p])),
+            ErrorKind::InvalidParams
+        );
+        let note = log.ok("bob", Draft::Note { body: "hi".into() }).id;
+        assert_eq!(log.err("ana", meeting(50, vec![note])), ErrorKind::NotFound);
+        log.ok("ana", meeting(50, vec![]));
+        log.ok("ana", meeting(60, vec![p]));
+        let starts: Vec<Millis> = log.state.meetings().iter().map(|m| m.starts_at).collect();
+        assert_eq!(starts, vec![50, 60]);
+    }
+
+    /// Each event's `at` is its seq, so the windows below are exact.
+    #[test]
+    fn a_digest_covers_the_window_since_the_last_meeting() {
+        let mut log = Log::new(Visibility::Public, 10);
+        log.ok("bob", Draft::Join { invited: false }); // 2
+        log.ok("cat", Draft::Join { invited: false }); // 3
+        let a = log.ok("bob", problem("A")).id; // 4
+        let ana_on_a = log.ok("ana", critique(a)).id; // 5
+        let first = log.ok("ana", meeting(8, vec![a])).id; // 6, held at 8
+        let b = log.ok("cat", problem("B")).id; // 7
+        let cat_on_a = log.ok("cat", critique(a)).id; // 8
+        let c = log.ok("bob", problem("C")).id; // 9
+        let bob_on_c = log.ok("bob", critique(c)).id; // 10: his own, no answer
+        let accept = Draft::Accept {
+            problem: a,
+            critique: cat_on_a,
+        };
+        log.ok("bob", accept); // 11
+        log.ok("bob", resolve(a, vec![cat_on_a])); // 12
+        let ana_on_b = log.ok("ana", critique(b)).id; // 13
+        log.ok("ana", Draft::Retract { post: ana_on_b }); // 14
+        let d = log.ok("cat", problem("D")).id; // 15
+        let second = log.ok("ana", meeting(100, vec![b, d])).id; // 16, ahead
+        log.ok("cat", Draft::Retract { post: d }); // 17
+
+        let digest = log.state.digest(None, 20);
+        assert_eq!((digest.since, digest.until), (8, 20));
+        assert_eq!(digest.last_meeting.as_ref().map(|m| m.id), Some(first));
+        let next = digest.next_meeting.as_ref().unwrap();
+        assert_eq!((next.id, next.agenda.clone()), (second, vec![b]));
+        let ids = |list: &[ProblemSummary]| list.iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(&digest.new_problems), vec![c]);
+        let critiques: Vec<(Uuid, bool)> = digest
+            .new_critiques
+            .iter()
+            .map(|c| (c.id, c.accepted))
+            .collect();
+        assert_eq!(critiques, vec![(cat_on_a, true), (bob_on_c, false)]);
+        assert_eq!(digest.new_critiques[0].problem_title, "A");
+        let resolved: Vec<Uuid> = digest.resolutions.iter().map(|r| r.problem).collect();
+        assert_eq!(resolved, vec![a]);
+        assert_eq!(ids(&digest.unanswered), vec![b, c]);
+        let totals = (
+            digest.total_new_problems,
+            digest.total_new_critiques,
+            digest.total_resolutions,
+            digest.total_unanswered,
+        );
+        assert_eq!(totals, (1, 2, 1, 2));
+
+        // From the start: everything not retracted.
+        let all = log.state.digest(Some(0), 20);
+        assert_eq!(ids(&all.new_problems), vec![a, b, c]);
+        let critiques: Vec<Uuid> = all.new_critiques.iter().map(|c| c.id).collect();
+        assert_eq!(critiques, vec![ana_on_a, cat_on_a, bob_on_c]);
+
+        // Before any meeting was held, the window starts with the circle.
+        let early = log.state.digest(None, 7);
+        assert_eq!(early.since, 0);
+        assert!(early.last_meeting.is_none());
+        assert_eq!(early.next_meeting.map(|m| m.id), Some(first));
+        assert_eq!(ids(&early.new_problems), vec![a, b]);
     }
 }
