@@ -1059,6 +1059,7 @@ pub(crate) mod tests {
             created_at: 0,
             role,
             unread: head - read,
+            mentions: 0,
             read,
         }
     }
