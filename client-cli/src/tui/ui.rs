@@ -513,9 +513,14 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
     frame.render_widget(block, area);
     let width = usize::from(inner.width).saturating_sub(1);
 
-    let mut lines = vec![problem_heading(p), problem_meta(app, p), Line::raw("")];
+    let mut heading = problem_heading(p);
+    let mentioned = mentions_me(app, &p.author, [&p.title, &p.body]);
+    if mentioned {
+        heading.spans.push(you_badge());
+    }
+    let mut lines = vec![heading, problem_meta(app, p), Line::raw("")];
     for line in wrap(&p.body, width) {
-        lines.push(Line::raw(line));
+        lines.push(Line::styled(line, text_style(mentioned)));
     }
     let critiques: Vec<_> = p.live_critiques().collect();
     lines.push(Line::raw(""));
@@ -556,11 +561,15 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
                 Style::new().fg(Color::Green).bold(),
             ));
         }
+        let mentioned = mentions_me(app, &critique.author, [&critique.body]);
+        if mentioned {
+            head.push(you_badge());
+        }
         lines.push(Line::from(head));
         for line in wrap(&critique.body, width.saturating_sub(4)) {
             lines.push(Line::from(vec![
                 bar.clone(),
-                Span::raw(format!("  {line}")),
+                Span::styled(format!("  {line}"), text_style(mentioned)),
             ]));
         }
         if is_selected {
@@ -1088,5 +1097,13 @@ mod tests {
             1,
             "only ben's note mentions me: {mentioned:?}"
         );
+        // In a thread too.
+        app.handle_event(live("cataloguers", critique(6, "ben", 2, "@Ana: a banner")));
+        app.handle_event(key(KeyCode::Char('g')));
+        app.handle_event(key(KeyCode::Enter));
+        let s = screen(&app);
+        row(&s, " Thread ");
+        let (_, head) = row(&s, "[ ] ben");
+        assert!(head.contains("@you"), "{}", s.join("\n"));
     }
 }
