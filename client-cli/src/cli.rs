@@ -41,8 +41,10 @@ pub enum Command {
     },
     /// Sign out and forget the saved token.
     Logout,
-    /// Circles you can see, with unread counts.
+    /// Circles you can see, with unread counts and unread mentions of you.
     List,
+    /// Posts that mention you (@handle) and you have not read yet, in every circle.
+    Mentions,
     /// Create a circle; you become its facilitator.
     Create {
         /// What people type to name it: 2-40 of a-z, 0-9 and -.
@@ -187,13 +189,14 @@ pub enum Command {
         #[arg(long, value_parser = crate::when::parse, allow_hyphen_values = true)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
-    /// The latest events of a circle.
+    /// The latest events of a circle (those that mention you are marked).
     History {
         slug: String,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Follow a circle live; reconnects and resumes by itself.
+    /// Follow a circle live; reconnects and resumes by itself. Events that
+    /// mention you are marked.
     Tail {
         slug: String,
         /// Start after this seq (default: only new events).

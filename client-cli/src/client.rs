@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use circles_protocol::jsonrpc::{Notification, ServerMessage};
 use circles_protocol::methods::Method;
-use circles_protocol::notify::{CircleDeletedNotice, EventNotice, PresenceNotice};
+use circles_protocol::notify::{CircleDeletedNotice, EventNotice, MentionNotice, PresenceNotice};
 use circles_protocol::{ErrorObject, Id, Request, ResponsePayload};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -42,6 +42,8 @@ pub enum Notice {
     Presence(PresenceNotice),
     /// An admin deleted the circle.
     CircleDeleted(CircleDeletedNotice),
+    /// A post mentions the signed-in member.
+    Mention(MentionNotice),
 }
 
 type Reply = oneshot::Sender<Result<Value, ErrorObject>>;
@@ -212,6 +214,9 @@ fn parse_notice(notification: Notification) -> Option<Notice> {
         circles_protocol::notify::CIRCLE_DELETED => serde_json::from_value(notification.params)
             .ok()
             .map(Notice::CircleDeleted),
+        circles_protocol::notify::MENTION => serde_json::from_value(notification.params)
+            .ok()
+            .map(Notice::Mention),
         _ => None, // a newer server's notification: ignore it
     }
 }

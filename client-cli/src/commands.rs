@@ -149,6 +149,20 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 output::circles(&list.circles)
             }
         }
+        Command::Mentions => {
+            let connection = ctx.signed_in().await?;
+            let me = ctx.saved.handle.clone().unwrap_or_default();
+            let found = unread_mentions(&connection, &me).await?;
+            if ctx.json {
+                let found: Vec<_> = found
+                    .into_iter()
+                    .map(|(circle, event)| serde_json::json!({ "circle": circle, "event": event }))
+                    .collect();
+                output::json(&found);
+            } else {
+                output::mentions(&found);
+            }
+        }
         Command::Create {
             slug,
             name,
@@ -455,8 +469,9 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             if ctx.json {
                 output::json(&page);
             } else {
+                let me = ctx.saved.handle.as_deref();
                 for event in &page.events {
-                    println!("{}", output::event_line(event));
+                    println!("{}", output::event_line_for(event, me));
                 }
             }
         }
@@ -465,6 +480,49 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Completions { .. } => {} // answered above
     }
     Ok(())
+}
+
+/// The posts after my read markers that mention me, oldest first in each
+/// circle, for the circles whose `mentions` count is not 0. A post edited to
+/// mention me shows once, as its first event that does.
+async fn unread_mentions(
+    connection: &Connection,
+    me: &str,
+) -> CliResult<Vec<(String, circles_protocol::Event)>> {
+    let list = connection.call::<m::CircleList>(m::Empty {}).await?;
+    let mut found = Vec::new();
+    for circle in list.circles.iter().filter(|c| c.mentions > 0) {
+        let mut events = Vec::new();
+        let mut before = None;
+        loop {
+            let params = m::History {
+                circle: circle.slug.clone(),
+                before,
+                limit: Some(200),
+            };
+            let page = connection.call::<m::CircleHistory>(params).await?;
+            let done = !page.more || page.events.first().is_none_or(|e| e.seq <= circle.read + 1);
+            before = page.events.first().map(|e| e.seq);
+            events.splice(0..0, page.events);
+            if done {
+                break;
+            }
+        }
+        let mut posts = Vec::new();
+        for event in events {
+            if event.seq <= circle.read || !circles_protocol::mention::event_mentions(&event, me) {
+                continue;
+            }
+            let Some((post, _)) = circles_protocol::mention::post_text(&event) else {
+                continue;
+            };
+            if !posts.contains(&post) {
+                posts.push(post);
+                found.push((circle.slug.clone(), event));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Moves my read marker: what was printed has been read. Not being a member

@@ -57,7 +57,10 @@ pub async fn tail(ctx: &Ctx, slug: &str, since: Option<u64>) -> CliResult<()> {
                     Err(err) => eprintln!("circles: cannot print JSON: {err}"),
                 }
             } else {
-                println!("{}", output::event_line(event));
+                println!(
+                    "{}",
+                    output::event_line_for(event, ctx.saved.handle.as_deref())
+                );
             }
         })
         .await;

@@ -44,8 +44,8 @@ pub fn circles(circles: &[CircleInfo]) {
         return;
     }
     println!(
-        "{:<24} {:>7} {:>6}  {:<12} NAME",
-        "CIRCLE", "MEMBERS", "UNREAD", "YOU"
+        "{:<24} {:>7} {:>6} {:>8}  {:<12} NAME",
+        "CIRCLE", "MEMBERS", "UNREAD", "MENTIONS", "YOU"
     );
     for c in circles {
         let you = match (c.role, c.visibility) {
@@ -60,9 +60,14 @@ pub fn circles(circles: &[CircleInfo]) {
         } else {
             ""
         };
+        let mentions = if c.mentions > 0 {
+            format!("@{}", c.mentions)
+        } else {
+            String::new()
+        };
         println!(
-            "{:<24} {:>7} {:>6}  {:<12} {}{private}",
-            c.slug, members, c.unread, you, c.name
+            "{:<24} {:>7} {:>6} {:>8}  {:<12} {}{private}",
+            c.slug, members, c.unread, mentions, you, c.name
         );
     }
 }
@@ -190,6 +195,29 @@ pub fn event_line(event: &Event) -> String {
         },
     };
     format!("{head} {what}")
+}
+
+/// [`event_line`], marked `@you` when the event's text mentions `me`.
+pub fn event_line_for(event: &Event, me: Option<&str>) -> String {
+    let line = event_line(event);
+    match me {
+        Some(me) if circles_protocol::mention::event_mentions(event, me) => {
+            format!("{line}  ← @{me}")
+        }
+        _ => line,
+    }
+}
+
+/// Unread mentions, one line each: `lib  #4  2026-11-29 17:02  ben  note …`.
+pub fn mentions(found: &[(String, Event)]) {
+    if found.is_empty() {
+        println!("No unread mentions.");
+        return;
+    }
+    let width = found.iter().map(|(slug, _)| slug.len()).max().unwrap_or(0);
+    for (slug, event) in found {
+        println!("{slug:<width$}  {}", event_line(event));
+    }
 }
 
 fn first_line(text: &str) -> String {

@@ -9,12 +9,14 @@
 //! - [`event`]: the circle log's events, one per thing that happens in a circle.
 //! - [`model`]: the views the server returns (circles, members, problems).
 //! - [`methods`]: one type per method, tying its name to its params and result.
-//! - [`notify`]: the notifications the server pushes (`event`, `presence`).
+//! - [`notify`]: the notifications the server pushes (`event`, `presence`, `mention`).
+//! - [`mention`]: what counts as an `@handle` mention in a post.
 //! - [`schema`]: all of the above as one JSON Schema document (`/v1/schema.json`).
 
 pub mod error;
 pub mod event;
 pub mod jsonrpc;
+pub mod mention;
 pub mod methods;
 pub mod model;
 pub mod notify;

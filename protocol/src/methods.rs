@@ -279,6 +279,9 @@ pub struct MarkRead {
 pub struct ReadMarker {
     pub read: u64,
     pub unread: u64,
+    /// Mentions of me after the new marker.
+    #[serde(default)]
+    pub mentions: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

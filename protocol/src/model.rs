@@ -87,6 +87,10 @@ pub struct CircleInfo {
     pub role: Option<Role>,
     /// Events after my read marker (0 when I am not a member).
     pub unread: u64,
+    /// Posts after my read marker that mention me (`@handle`), counted apart
+    /// from `unread` (0 when I am not a member).
+    #[serde(default)]
+    pub mentions: u64,
     /// My read marker: the last seq I have read.
     pub read: u64,
 }

@@ -18,7 +18,8 @@ use crate::error::ErrorKind;
 use crate::jsonrpc::{Notification, Request, Response};
 use crate::methods;
 use crate::notify::{
-    CIRCLE_DELETED, CircleDeletedNotice, EVENT, EventNotice, PRESENCE, PresenceNotice,
+    CIRCLE_DELETED, CircleDeletedNotice, EVENT, EventNotice, MENTION, MentionNotice, PRESENCE,
+    PresenceNotice,
 };
 
 /// Where the server serves the document.
@@ -141,6 +142,7 @@ fn notices(writes: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
             CIRCLE_DELETED,
             writes.subschema_for::<CircleDeletedNotice>(),
         ),
+        (MENTION, writes.subschema_for::<MentionNotice>()),
     ]
 }
 
@@ -209,7 +211,7 @@ mod tests {
             doc["methods"].as_object().map(Map::len),
             Some(methods::ALL.len())
         );
-        for name in [EVENT, PRESENCE, CIRCLE_DELETED] {
+        for name in [EVENT, PRESENCE, CIRCLE_DELETED, MENTION] {
             assert!(doc["notifications"][name]["params"].is_object(), "{name}");
         }
         for kind in ErrorKind::ALL {

@@ -149,7 +149,13 @@ impl Harness {
     pub async fn frame(&mut self, text: &str) -> Answer {
         let text = self.substitute(text);
         let mut notifications = Vec::new();
-        let before: Vec<u64> = self.session.subs.values().map(|s| s.id).collect();
+        let before: Vec<u64> = self
+            .session
+            .subs
+            .values()
+            .map(|s| s.id)
+            .chain([crate::session::UNSUBSCRIBED])
+            .collect();
         // As `session::serve`: notifications keep flowing while a request runs,
         // so the bounded queue never fills.
         let response = {
@@ -225,7 +231,7 @@ impl Harness {
     pub fn close(self) {}
 
     fn is_active(&self, sub: u64) -> bool {
-        self.session.subs.values().any(|s| s.id == sub)
+        sub == crate::session::UNSUBSCRIBED || self.session.subs.values().any(|s| s.id == sub)
     }
 
     fn substitute(&self, text: &str) -> String {

@@ -1,16 +1,19 @@
 //! Who is online: the signed-in connections of each account. Used for the
-//! `online` flag of members, for `presence` notifications, and to end the
-//! other sessions of an account when its password changes.
+//! `online` flag of members, for `presence` notifications, to reach every
+//! connection of an account (`mention` notifications), and to end the other
+//! sessions of an account when its password changes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::App;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::circle::Command;
-use crate::session::{CloseReason, Kill};
+use crate::session::{CloseReason, Kill, Outbound, UNSUBSCRIBED};
 use crate::store::TokenHash;
 
 #[derive(Debug, Default)]
@@ -26,11 +29,19 @@ struct Connection {
     session: u64,
     token: TokenHash,
     kill: Kill,
+    outbound: mpsc::Sender<Outbound>,
 }
 
 impl App {
     /// Records a signed-in connection; the first one makes the account online.
-    pub fn sign_in(&self, handle: &str, session: u64, token: TokenHash, kill: Kill) {
+    pub fn sign_in(
+        &self,
+        handle: &str,
+        session: u64,
+        token: TokenHash,
+        kill: Kill,
+        outbound: mpsc::Sender<Outbound>,
+    ) {
         let first = {
             let mut map = self
                 .online
@@ -42,6 +53,7 @@ impl App {
                 session,
                 token,
                 kill,
+                outbound,
             });
             connections.len() == 1
         };
@@ -90,6 +102,30 @@ impl App {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         map.values().map(Vec::len).sum()
+    }
+
+    /// Queues `frame` on every connection of the account, whatever it is
+    /// subscribed to. A connection whose queue is full is cut off, as a slow
+    /// subscriber is.
+    pub fn notify(&self, handle: &str, frame: &Utf8Bytes) {
+        let map = self
+            .online
+            .by_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for connection in map.get(handle).into_iter().flatten() {
+            let out = Outbound {
+                sub: UNSUBSCRIBED,
+                frame: frame.clone(),
+            };
+            if let Err(TrySendError::Full(_)) = connection.outbound.try_send(out) {
+                tracing::info!(
+                    session = connection.session,
+                    "connection too slow for a notification, disconnecting"
+                );
+                connection.kill.kill(CloseReason::TooSlow);
+            }
+        }
     }
 
     /// Closes the account's connections whose token was revoked, but `except`.

@@ -38,6 +38,10 @@ pub struct Outbound {
     pub frame: Utf8Bytes,
 }
 
+/// The `sub` of frames for the connection's account rather than for a
+/// subscription (`mention`): always delivered. Subscription ids start at 1.
+pub const UNSUBSCRIBED: u64 = 0;
+
 /// Why the server closes a connection, and the close frame that says so.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseReason {
@@ -232,14 +236,19 @@ impl Session {
     }
 
     fn is_active(&self, sub: u64) -> bool {
-        self.subs.values().any(|s| s.id == sub)
+        sub == UNSUBSCRIBED || self.subs.values().any(|s| s.id == sub)
     }
 
     /// Signs the connection in as `user` (signing out whoever it was).
     pub fn sign_in(&mut self, user: User) {
         self.sign_out();
-        self.app
-            .sign_in(&user.handle, self.id, user.token, self.kill.clone());
+        self.app.sign_in(
+            &user.handle,
+            self.id,
+            user.token,
+            self.kill.clone(),
+            self.outbound.clone(),
+        );
         self.user = Some(user);
     }
 
@@ -348,7 +357,12 @@ async fn request(
     let kill = session.kill.clone();
     // Subscriptions replaced by this request may still deliver queued
     // frames until its response: they precede it.
-    let active: Vec<u64> = session.subs.values().map(|s| s.id).collect();
+    let active: Vec<u64> = session
+        .subs
+        .values()
+        .map(|s| s.id)
+        .chain([UNSUBSCRIBED])
+        .collect();
     let handling = crate::api::handle_text(session, text);
     tokio::pin!(handling);
     let answer = loop {

@@ -2,7 +2,7 @@
 // their critiques, live over one WebSocket that resumes where it left off.
 
 import { Rpc } from "./rpc.js";
-import { Circle } from "./circle.js";
+import { Circle, mentions } from "./circle.js";
 import { $, h, when, formError, submitting, tabs } from "./dom.js";
 
 const TOKEN = "circles.token";
@@ -88,8 +88,10 @@ async function refresh() {
   for (const info of circles) {
     listed.add(info.slug);
     const known = state.circles.get(info.slug);
-    if (known) known.info = { ...info, head: Math.max(info.head, known.lastSeq) };
-    else state.circles.set(info.slug, new Circle(info));
+    if (known) {
+      known.info = { ...info, head: Math.max(info.head, known.lastSeq) };
+      known.listed(info);
+    } else state.circles.set(info.slug, new Circle(info));
   }
   for (const slug of [...state.circles.keys()]) {
     if (!listed.has(slug)) state.circles.delete(slug);
@@ -114,6 +116,8 @@ async function subscribe(circle, whole) {
   let since = circle.lastSeq;
   if (whole && !circle.complete) {
     const fresh = new Circle(circle.info);
+    fresh.mentionBase = circle.mentionBase;
+    fresh.mentionSeqs = circle.mentionSeqs;
     fresh.complete = true;
     state.circles.set(circle.slug, fresh);
     circle = fresh;
@@ -137,7 +141,25 @@ function notified(method, params) {
   if (method === "event") received(params.circle, params.event);
   else if (method === "presence") presence(params);
   else if (method === "circle_deleted") deleted(params.circle);
+  else if (method === "mention") mentioned(params);
 }
+
+/** A post mentions me: counted on its circle's badge (the timeline highlights it). */
+function mentioned({ circle: slug, event }) {
+  const circle = state.circles.get(slug);
+  if (!circle) return;
+  circle.mentionSeqs.add(event.seq);
+  if (circle !== state.open) $("#announce").textContent = `@${event.author} mentioned you in ${circle.info.name}`;
+  renderSidebar();
+}
+
+/** Whether a post's texts mention me (my own posts do not). */
+function mentionsMe(item, ...texts) {
+  const me = state.me?.handle;
+  return item.author !== me && texts.some((text) => mentions(text).has(me));
+}
+
+const youBadge = () => h("span", { class: "badge mention", title: "Mentions you" }, "@you");
 
 function received(slug, event) {
   const circle = state.circles.get(slug);
@@ -215,8 +237,10 @@ async function joinFromLink() {
 async function join(slug, invite) {
   const { circle: info } = await rpc.call("circle.join", invite ? { circle: slug, invite } : { circle: slug });
   const circle = state.circles.get(slug);
-  if (circle) circle.info = { ...info, head: Math.max(info.head, circle.lastSeq) };
-  else state.circles.set(slug, new Circle(info));
+  if (circle) {
+    circle.info = { ...info, head: Math.max(info.head, circle.lastSeq) };
+    circle.listed(info);
+  } else state.circles.set(slug, new Circle(info));
   await subscribe(state.circles.get(slug), routeSlug() === slug);
   renderSidebar();
   if (state.open?.slug === slug) redraw();
@@ -286,6 +310,7 @@ function unread(circle) {
 function renderSidebar() {
   const entry = (circle) => {
     const count = unread(circle);
+    const mentioned = circle.unreadMentions;
     return h(
       "li",
       {},
@@ -294,6 +319,7 @@ function renderSidebar() {
         { href: `#/c/${circle.slug}`, "aria-current": circle === state.open ? "page" : undefined, dataset: { slug: circle.slug } },
         h("span", { class: "name" }, circle.info.name),
         circle.info.visibility === "private" ? h("span", { class: "muted" }, " (private)") : null,
+        mentioned ? h("span", { class: "badge mention-count", "aria-label": `${mentioned} mentioning you` }, `@${mentioned}`) : null,
         count ? h("span", { class: "badge unread-count", "aria-label": `${count} unread` }, String(count)) : null,
       ),
     );
@@ -305,7 +331,12 @@ function renderSidebar() {
   $("#other-circles").replaceChildren(...(others.length ? others.map(entry) : [h("li", { class: "muted" }, "None to join")]));
   const total = mine.reduce((n, c) => n + unread(c), 0);
   document.title = total ? `(${total}) Circles` : "Circles";
-  $("#menu-toggle").replaceChildren("Circles", total ? h("span", { class: "badge unread-count", "aria-label": `${total} unread` }, String(total)) : "");
+  const mentionTotal = mine.reduce((n, c) => n + c.unreadMentions, 0);
+  $("#menu-toggle").replaceChildren(
+    "Circles",
+    mentionTotal ? h("span", { class: "badge mention-count", "aria-label": `${mentionTotal} mentioning you` }, `@${mentionTotal}`) : "",
+    total ? h("span", { class: "badge unread-count", "aria-label": `${total} unread` }, String(total)) : "",
+  );
 }
 
 function drawCircleHead() {
@@ -396,9 +427,10 @@ function problemCard(p) {
     if (resolved && !reflected) actions.push(h("button", { type: "button", class: "small reflect", onclick: () => openReflect(p) }, "Reflect"));
     actions.push(...ownerActions(p));
   }
+  const mentioned = mentionsMe(p, p.title, p.body);
   const el = h(
     "li",
-    { class: `item problem${resolved ? " resolved" : ""}`, dataset: { id: p.id, seq: p.seq } },
+    { class: `item problem${resolved ? " resolved" : ""}${mentioned ? " mentions-me" : ""}`, dataset: { id: p.id, seq: p.seq } },
     h(
       "article",
       { "aria-labelledby": `title-${p.id}` },
@@ -407,6 +439,7 @@ function problemCard(p) {
         { class: "problem-head" },
         h("span", { class: `badge ${resolved ? "resolved" : "open"}` }, resolved ? "Resolved" : "Open"),
         h("h3", { id: `title-${p.id}` }, p.title),
+        mentioned ? youBadge() : null,
       ),
       meta(p, p.metoos.length ? ` · ${p.metoos.length} ${p.metoos.length === 1 ? "peer has" : "peers have"} this too` : ""),
       editForms.get(p.id) ?? (p.body ? h("div", { class: "body" }, p.body) : null),
@@ -434,10 +467,12 @@ function critiqueItem(c, problem) {
   const accept = state.open.isMember && problem.author === state.me.handle && !c.accepted
     ? h("button", { type: "button", class: "small accept", onclick: () => post("problem.accept", { problem: problem.id, critique: c.id }) }, "Accept")
     : null;
+  const mentioned = mentionsMe(c, c.body);
   return h(
     "li",
-    { class: `critique${c.helpful ? " helpful" : ""}${c.accepted ? " accepted" : ""}`, dataset: { id: c.id, seq: c.seq, stance: c.stance } },
+    { class: `critique${c.helpful ? " helpful" : ""}${c.accepted ? " accepted" : ""}${mentioned ? " mentions-me" : ""}`, dataset: { id: c.id, seq: c.seq, stance: c.stance } },
     meta(c, " ", h("span", { class: `badge stance ${c.stance}` }, STANCES[c.stance] ?? c.stance),
+      mentioned ? youBadge() : null,
       c.accepted ? h("span", { class: "badge accepted" }, "✓ accepted") : null,
       c.helpful ? h("span", { class: "badge helpful" }, "✓ helped") : null),
     editForms.get(c.id) ?? h("div", { class: "body" }, c.body),
@@ -458,10 +493,11 @@ function reflectionList(p) {
 
 function noteItem(n) {
   if (n.retracted) return withdrawn(n, "A note was");
+  const mentioned = mentionsMe(n, n.body);
   return h(
     "li",
-    { class: "item note", dataset: { id: n.id, seq: n.seq } },
-    meta(n),
+    { class: `item note${mentioned ? " mentions-me" : ""}`, dataset: { id: n.id, seq: n.seq } },
+    meta(n, mentioned ? " " : "", mentioned ? youBadge() : null),
     editForms.get(n.id) ?? h("div", { class: "body" }, n.body),
     h("div", { class: "actions" }, ownerActions(n)),
   );

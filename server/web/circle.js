@@ -3,6 +3,20 @@
 
 const SYSTEM_KINDS = new Set(["join", "leave", "remove"]);
 
+/**
+ * The handles a text mentions, lowercased (docs/protocol.md, "Mentions"):
+ * `@` then 2-32 of a-z, 0-9, _ and -, in either case, ending where a handle
+ * cannot go on; not right after a letter, digit, _, - or . (an e-mail address).
+ */
+export function mentions(text) {
+  const found = new Set();
+  for (const m of (text ?? "").matchAll(/(?<![\p{L}\p{N}_.-])@([A-Za-z0-9_-]+)/gu)) {
+    const handle = m[1].toLowerCase();
+    if (handle.length >= 2 && handle.length <= 32) found.add(handle);
+  }
+  return found;
+}
+
 export class Circle {
   constructor(info) {
     this.info = info;
@@ -14,6 +28,23 @@ export class Circle {
     this.order = [];
     this.items = new Map();
     this.members = new Map();
+    this.listed(info);
+    // Seqs of the mentions of me that arrived since (`mention` notifications).
+    this.mentionSeqs = new Set();
+  }
+
+  /** What the server counted at `circle.list` (or join): mentions from its read marker. */
+  listed(info) {
+    this.mentionBase = { read: info.read ?? 0, head: info.head ?? 0, count: info.mentions ?? 0 };
+  }
+
+  /** Unread mentions of me: the server's count while the marker has not moved past it, plus new ones. */
+  get unreadMentions() {
+    const { read, head } = this.info;
+    if (!this.isMember || read >= head) return 0;
+    const base = read <= this.mentionBase.read ? this.mentionBase.count : 0;
+    const after = Math.max(read, this.mentionBase.head);
+    return base + [...this.mentionSeqs].filter((seq) => seq > after).length;
   }
 
   get slug() {

@@ -1735,3 +1735,99 @@ async fn tail_ends_when_the_circle_is_deleted_or_the_account_suspended() {
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("your account was suspended"), "{stderr}");
 }
+
+/// `list` counts mentions apart from unread, `history` marks the lines that
+/// mention you, and `mentions` lists the unread ones across circles.
+#[tokio::test]
+async fn mentions_are_counted_marked_and_listed() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    ana.register().await;
+    ben.register().await;
+    ana.ok(&["create", "desk", "--name", "Desk"]).await;
+    ana.ok(&["create", "lab", "--name", "Lab"]).await;
+    ben.ok(&["join", "desk"]).await;
+    ben.ok(&["join", "lab"]).await;
+    ana.ok(&["note", "desk", "@ben, are you there?"]).await;
+    ana.ok(&["note", "desk", "mail ben@desk.org"]).await;
+    ana.cmd(&["problem", "lab", "--title", "Stuck (@Ben)"])
+        .stdin("the details")
+        .run()
+        .await
+        .success();
+
+    let list = ben.ok(&["list"]).await;
+    assert!(
+        list.lines().next().unwrap_or_default().contains("MENTIONS"),
+        "{list}"
+    );
+    let row = |name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {list}"))
+            .to_owned()
+    };
+    assert!(row("desk ").contains(" 2       @1 "), "{list}");
+    assert!(row("lab ").contains(" 1       @1 "), "{list}");
+    let counts = |list: &Value| {
+        list["circles"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|c| {
+                        (
+                            c["slug"].as_str().unwrap_or_default().to_owned(),
+                            c["mentions"].as_u64(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        counts(&ben.json(&["list"]).await),
+        [("desk".to_owned(), Some(1)), ("lab".to_owned(), Some(1))]
+    );
+    assert_eq!(
+        counts(&ana.json(&["list"]).await),
+        [("desk".to_owned(), Some(0)), ("lab".to_owned(), Some(0))]
+    );
+
+    let found = ben.ok(&["mentions"]).await;
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert!(
+        lines[0].starts_with("desk ") && lines[0].contains("@ben, are you there?"),
+        "{found}"
+    );
+    assert!(
+        lines[1].starts_with("lab ") && lines[1].contains("Stuck (@Ben)"),
+        "{found}"
+    );
+    let json = ben.json(&["mentions"]).await;
+    assert_eq!(json[0]["circle"], "desk", "{json}");
+    assert_eq!(json[1]["event"]["title"], "Stuck (@Ben)", "{json}");
+
+    // history marks what mentions me (not an e-mail address), and reads it.
+    let history = ben.ok(&["history", "desk"]).await;
+    let line = |text: &str| {
+        history
+            .lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no {text:?} in {history}"))
+            .to_owned()
+    };
+    assert!(line("are you there?").ends_with("← @ben"), "{history}");
+    assert!(!line("ben@desk.org").contains('←'), "{history}");
+    assert_eq!(
+        counts(&ben.json(&["list"]).await),
+        [("desk".to_owned(), Some(0)), ("lab".to_owned(), Some(1))]
+    );
+    let found = ben.ok(&["mentions"]).await;
+    assert_eq!(found.lines().count(), 1, "{found}");
+    // The author's own history marks nothing.
+    assert!(!ana.ok(&["history", "desk"]).await.contains('←'));
+    ben.ok(&["history", "lab"]).await;
+    assert_eq!(ben.ok(&["mentions"]).await.trim(), "No unread mentions.");
+}

@@ -128,7 +128,8 @@ async fn everything_survives_a_restart() {
         marker,
         m::ReadMarker {
             read: latest.seq - 1,
-            unread: 1
+            unread: 1,
+            mentions: 0
         }
     );
     // A removed member stays removed.

@@ -137,7 +137,12 @@ async fn schema_is_served_as_the_document() {
         served["methods"].as_object().map(|m| m.len()),
         Some(methods::ALL.len())
     );
-    for name in [notify::EVENT, notify::PRESENCE, notify::CIRCLE_DELETED] {
+    for name in [
+        notify::EVENT,
+        notify::PRESENCE,
+        notify::CIRCLE_DELETED,
+        notify::MENTION,
+    ] {
         assert!(
             served["notifications"][name]["params"].is_object(),
             "{name}"
@@ -316,5 +321,49 @@ async fn schema_validates_live_traffic() {
         &contract.doc["notifications"]["event"]["params"],
         &event,
         "an event of an unknown kind",
+    );
+}
+
+/// A `mention` notification (to a connection not subscribed to the circle)
+/// and the counts in `circle.list` and `circle.read`.
+#[tokio::test]
+async fn schema_validates_mentions() {
+    let server = TestServer::start().await;
+    let contract = Contract::new();
+    let mut ana = server.register("ana").await;
+    ana.create_circle("lib").await;
+    let mut ben = server.register("ben").await;
+    ben.join("lib").await;
+    let params = json!({"circle": "lib", "body": "@ben, have a look"});
+    let posted = call(&mut ana, 1, "post.note", &params).await;
+    contract.success("post.note", &params, &posted);
+    let mention = ben.recv_json().await;
+    assert_eq!(mention["method"], json!(notify::MENTION), "{mention}");
+    contract.notification(&mention);
+    let mut edit = mention.clone();
+    edit["params"]["event"] = json!({"seq": 5, "id": mention["params"]["post"], "author": "ana",
+        "at": 1, "kind": "edit", "post": mention["params"]["post"], "body": "@ben!"});
+    contract.notification(&edit);
+    let mut tampered = mention["params"].clone();
+    tampered.as_object_mut().map(|o| o.remove("post"));
+    contract.assert_invalid(
+        &contract.doc["notifications"]["mention"]["params"],
+        &tampered,
+        "a mention without its post",
+    );
+
+    let listed = call(&mut ben, 2, "circle.list", &json!({})).await;
+    contract.success("circle.list", &json!({}), &listed);
+    assert_eq!(
+        listed["result"]["circles"][0]["mentions"],
+        json!(1),
+        "{listed}"
+    );
+    let params = json!({"circle": "lib", "seq": 3});
+    let read = call(&mut ben, 3, "circle.read", &params).await;
+    contract.success("circle.read", &params, &read);
+    assert_eq!(
+        read["result"],
+        json!({"read": 3, "unread": 0, "mentions": 0})
     );
 }

@@ -421,7 +421,14 @@ async fn read_markers_and_unread_counts() {
             seq: 2,
         })
         .await;
-    assert_eq!(marker, m::ReadMarker { read: 2, unread: 0 });
+    assert_eq!(
+        marker,
+        m::ReadMarker {
+            read: 2,
+            unread: 0,
+            mentions: 0
+        }
+    );
     for i in 0..3 {
         ana.note("lib", &format!("n{i}")).await; // seqs 3, 4, 5
     }
@@ -434,7 +441,14 @@ async fn read_markers_and_unread_counts() {
             seq: 4,
         })
         .await;
-    assert_eq!(marker, m::ReadMarker { read: 4, unread: 1 });
+    assert_eq!(
+        marker,
+        m::ReadMarker {
+            read: 4,
+            unread: 1,
+            mentions: 0
+        }
+    );
     // Markers never move backwards.
     let marker = bob
         .ok::<m::CircleRead>(m::MarkRead {
@@ -442,7 +456,14 @@ async fn read_markers_and_unread_counts() {
             seq: 3,
         })
         .await;
-    assert_eq!(marker, m::ReadMarker { read: 4, unread: 1 });
+    assert_eq!(
+        marker,
+        m::ReadMarker {
+            read: 4,
+            unread: 1,
+            mentions: 0
+        }
+    );
     let err = bob
         .err::<m::CircleRead>(m::MarkRead {
             circle: "lib".into(),

@@ -1,6 +1,6 @@
 //! The bundled web client (server/web/) in headless Chromium against a real
 //! server: two peers working a problem live, a reload, a server restart,
-//! invites, unread counts, presence, the keyboard; plus its HTTP headers.
+//! invites, unread counts, mentions, presence, the keyboard; plus its HTTP headers.
 //! Screenshots of the main screens go to the artifacts dir (see browser.rs).
 
 use circles_tests::browser::{Browser, Page};
@@ -456,6 +456,100 @@ async fn invite_links_unread_counts_and_presence() {
     )
     .await;
     no_console_errors(&ana).await;
+}
+
+async fn sign_in(page: &Page, server: &TestServer, handle: &str) {
+    page.goto(&page_url(server)).await;
+    click_visible(page, "#tab-sign-in").await;
+    page.fill("#sign-in [name=handle]", handle).await;
+    page.fill("#sign-in [name=password]", PASSWORD).await;
+    page.click("#sign-in button[type=submit]").await;
+    signed_in(page).await;
+}
+
+#[tokio::test]
+async fn mentions_have_their_own_badge_are_highlighted_and_clear_when_read() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let mut ana = server.register("ana").await;
+    ana.create_circle("lib").await;
+    ana.create_circle("desk").await;
+    let mut ben = server.register("ben").await;
+    ben.join("lib").await;
+    ben.join("desk").await;
+    // Before Ben's pages open: counted by circle.list.
+    ana.note("lib", "@ben, could you look at the catalogue?")
+        .await;
+    ana.note("lib", "Write to ben@example.org about it").await;
+
+    let desk = browser.page("ben", 1280, 900).await;
+    sign_in(&desk, &server, "ben").await;
+    open_circle(&desk, "desk", "Circle desk").await;
+    let lib_mentions = "#sidebar a[data-slug=lib] .mention-count";
+    desk.wait_for_text(lib_mentions, "@1").await;
+    desk.wait_for_text("#sidebar a[data-slug=lib] .unread-count", "2")
+        .await;
+    let phone = browser.page("ben-phone", 390, 800).await;
+    sign_in(&phone, &server, "ben").await;
+    phone
+        .wait_for_text("#menu-toggle .mention-count", "@1")
+        .await;
+
+    // A live mention reaches both of Ben's pages, counted apart from unread.
+    ana.note("lib", "(@Ben) and one more thing").await;
+    desk.wait_for_text(lib_mentions, "@2").await;
+    desk.wait_for_text("#sidebar a[data-slug=lib] .unread-count", "3")
+        .await;
+    desk.wait_until(
+        "document.getElementById('announce').textContent === '@ana mentioned you in Circle lib'",
+    )
+    .await;
+    phone
+        .wait_for_text("#menu-toggle .mention-count", "@2")
+        .await;
+    phone.wait_for_text("#menu-toggle .unread-count", "3").await;
+    fits_the_width(&phone).await;
+    phone.screenshot("mention-badge").await;
+    phone.close().await;
+
+    // Opening the circle shows which posts mention Ben, and reads them.
+    open_circle(&desk, "lib", "Circle lib").await;
+    desk.wait_for_text("#timeline .note .body", "one more thing")
+        .await;
+    let highlighted = desk
+        .eval(
+            "return [...document.querySelectorAll('#timeline .note')].map(n => [n.querySelector('.body').textContent, n.classList.contains('mentions-me'), n.querySelector('.badge.mention') !== null]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        highlighted,
+        json!([
+            ["@ben, could you look at the catalogue?", true, true],
+            ["Write to ben@example.org about it", false, false],
+            ["(@Ben) and one more thing", true, true]
+        ])
+    );
+    desk.wait_until(&format!(
+        "document.querySelector({}) === null",
+        js(lib_mentions)
+    ))
+    .await;
+    desk.screenshot("mentions-read").await;
+    let mut check = Client::login(server.addr, "ben", PASSWORD).await;
+    let listed = check.listed("lib").await.expect("ben's circle");
+    assert_eq!(
+        (listed.unread, listed.mentions),
+        (0, 0),
+        "read on the server"
+    );
+    check.close().await;
+    // Ben's own post naming himself is not highlighted.
+    post_note(&desk, "note to self: @ben").await;
+    assert_eq!(desk.count("#timeline .mentions-me").await, 2);
+    no_console_errors(&desk).await;
 }
 
 /// Every control has a name a screen reader can say.

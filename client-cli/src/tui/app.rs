@@ -112,6 +112,8 @@ pub struct CircleState {
     pub online: BTreeSet<String>,
     /// The selected entry; `None` follows the newest.
     pub selected: Option<Uuid>,
+    /// Seqs of the mentions of me that arrived since the list (`mention`).
+    pub mention_seqs: BTreeSet<u64>,
 }
 
 impl CircleState {
@@ -127,6 +129,7 @@ impl CircleState {
             resyncing: false,
             online: BTreeSet::new(),
             selected: None,
+            mention_seqs: BTreeSet::new(),
         }
     }
 
@@ -149,6 +152,21 @@ impl CircleState {
         } else {
             0
         }
+    }
+
+    /// Unread mentions of me: the server's count while my marker has not
+    /// moved past what it counted from, plus those that arrived since.
+    pub fn mentions(&self) -> u64 {
+        if !self.is_member() || self.read >= self.head() {
+            return 0;
+        }
+        let listed = if self.read <= self.info.read {
+            self.info.mentions
+        } else {
+            0
+        };
+        let after = self.read.max(self.info.head);
+        listed + self.mention_seqs.range(after + 1..).count() as u64
     }
 
     /// Ids of the entries the cursor stops on, in order.
@@ -327,6 +345,7 @@ impl App {
                 self.follow_circles(out);
             }
             NetMsg::Notice(Notice::Event(notice)) => self.on_event(notice, out),
+            NetMsg::Notice(Notice::Mention(mention)) => self.on_mention(mention),
             NetMsg::Notice(Notice::CircleDeleted(deleted)) => {
                 let selected = self.circle().map(|c| c.info.slug.clone());
                 self.circles.retain(|c| c.info.slug != deleted.circle);
@@ -505,6 +524,27 @@ impl App {
         }
         if index == self.selected_circle {
             self.view_selected();
+        }
+    }
+
+    /// A post mentions me: counted on its circle, and told in the status bar
+    /// unless that circle is on screen (where it is highlighted).
+    fn on_mention(&mut self, mention: circles_protocol::notify::MentionNotice) {
+        let selected = self.circle().map(|c| c.info.slug.clone());
+        let Some(c) = self.circle_by_slug(&mention.circle) else {
+            return;
+        };
+        c.mention_seqs.insert(mention.event.seq);
+        if selected.as_deref() != Some(mention.circle.as_str()) {
+            let text = circles_protocol::mention::post_text(&mention.event)
+                .and_then(|(_, [title, body])| title.or(body))
+                .and_then(|text| text.lines().next())
+                .unwrap_or_default()
+                .to_owned();
+            self.say(format!(
+                "@{} mentioned you in {}: {text}",
+                mention.event.author, mention.circle
+            ));
         }
     }
 
@@ -1150,6 +1190,7 @@ pub(crate) mod tests {
             created_at: 0,
             role,
             unread: head - read,
+            mentions: 0,
             read,
         }
     }
@@ -1747,5 +1788,51 @@ pub(crate) mod tests {
             "quitting sends the read marker first"
         );
         assert_eq!(app.handle_event(ctrl('c')), vec![Action::Quit]);
+    }
+
+    fn mention(circle: &str, event: &LogEvent) -> Event {
+        Event::Net(NetMsg::Notice(Notice::Mention(
+            circles_protocol::notify::MentionNotice {
+                circle: circle.into(),
+                post: event.id,
+                event: event.clone(),
+            },
+        )))
+    }
+
+    fn mentions_in(app: &App, slug: &str) -> u64 {
+        app.circles
+            .iter()
+            .find(|c| c.slug() == slug)
+            .map_or(0, CircleState::mentions)
+    }
+
+    #[test]
+    fn mentions_are_counted_apart_and_told_when_in_another_circle() {
+        let mut app = connected_app();
+        let mut reading = info("reading", Some(Role::Member), 4, 1);
+        reading.mentions = 1;
+        app.handle_event(Event::Net(NetMsg::Circles(vec![
+            info("cataloguers", Some(Role::Facilitator), 2, 2),
+            reading,
+        ])));
+        assert_eq!(mentions_in(&app, "reading"), 1);
+        // One arrives for reading, which is not on screen: counted and told.
+        let there = note(5, "ben", "@ana, see this\nand more");
+        app.handle_event(live("reading", there.clone()));
+        app.handle_event(mention("reading", &there));
+        assert_eq!(mentions_in(&app, "reading"), 2);
+        assert_eq!(app.circles[1].unread(), 4);
+        let flash = app.flash.take().expect("flash");
+        assert_eq!(flash.text, "@ben mentioned you in reading: @ana, see this");
+        // One in the circle on screen: read at once, and not told.
+        let here = note(3, "ben", "@ana here");
+        app.handle_event(live("cataloguers", here.clone()));
+        app.handle_event(mention("cataloguers", &here));
+        assert!(app.flash.is_none(), "{:?}", app.flash);
+        assert_eq!(mentions_in(&app, "cataloguers"), 0);
+        // Opening reading reads its mentions.
+        app.select_circle(1);
+        assert_eq!(mentions_in(&app, "reading"), 0);
     }
 }

@@ -17,6 +17,8 @@ use super::timeline::{Entry, PostView, ProblemView, Status};
 const ACCENT: Color = Color::Cyan;
 const MINE: Color = Color::Yellow;
 const DIM: Style = Style::new().fg(Color::DarkGray);
+/// Posts that mention me, and their counts.
+const MENTION: Style = Style::new().fg(Color::LightMagenta);
 /// Lines of a body shown in the timeline; the thread shows all.
 const BODY_LINES: usize = 2;
 const CRITIQUE_LINES: usize = 3;
@@ -111,9 +113,15 @@ fn circle_line(c: &CircleState, selected: bool, width: usize) -> Line<'static> {
         n if fresh => format!("◆{n}"),
         n => n.to_string(),
     };
-    let room = width.saturating_sub(width_of(marker) + width_of(&count) + 1);
+    // Mentions of me, apart from the unread count: "@2 5".
+    let mentions = match c.mentions() {
+        0 => String::new(),
+        n => format!("@{n} "),
+    };
+    let counts = width_of(&mentions) + width_of(&count);
+    let room = width.saturating_sub(width_of(marker) + counts + 1);
     let slug = truncate(c.slug(), room);
-    let pad = width.saturating_sub(width_of(marker) + width_of(&slug) + width_of(&count));
+    let pad = width.saturating_sub(width_of(marker) + width_of(&slug) + counts);
     let mut name = Style::new();
     if !c.is_member() {
         name = name.fg(Color::DarkGray);
@@ -133,6 +141,7 @@ fn circle_line(c: &CircleState, selected: bool, width: usize) -> Line<'static> {
         Span::styled(marker, Style::new().fg(ACCENT)),
         Span::styled(slug, name),
         Span::raw(" ".repeat(pad)),
+        Span::styled(mentions, MENTION.add_modifier(Modifier::BOLD)),
         Span::styled(count, count_style),
     ])
 }
@@ -255,9 +264,13 @@ fn timeline_lines(
                 if n.edited {
                     spans.push(Span::styled(" (edited)", DIM));
                 }
+                let mentioned = mentions_me(app, &n.author, [&n.body]);
+                if mentioned {
+                    spans.push(you_badge());
+                }
                 let mut out = vec![Line::from(spans)];
                 for line in wrap(&n.body, width.saturating_sub(5)) {
-                    out.push(Line::raw(format!("  {line}")));
+                    out.push(Line::styled(format!("  {line}"), text_style(mentioned)));
                 }
                 out
             }
@@ -289,6 +302,27 @@ fn timeline_lines(
         }
     }
     (lines, selected)
+}
+
+/// Whether a post by `author` with these texts mentions me (not my own).
+fn mentions_me<'a>(app: &App, author: &str, texts: impl IntoIterator<Item = &'a String>) -> bool {
+    author != app.me
+        && texts
+            .into_iter()
+            .any(|text| circles_protocol::mention::mentions_handle(text, &app.me))
+}
+
+/// The mark on a post that mentions me.
+fn you_badge() -> Span<'static> {
+    Span::styled(
+        " @you",
+        MENTION.add_modifier(Modifier::BOLD | Modifier::REVERSED),
+    )
+}
+
+/// A post's text, in the mention colour when it mentions me.
+fn text_style(mentioned: bool) -> Style {
+    if mentioned { MENTION } else { Style::new() }
 }
 
 fn author_style(app: &App, author: &str) -> Style {
@@ -347,10 +381,15 @@ fn problem_meta(app: &App, p: &ProblemView) -> Line<'static> {
 }
 
 fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> Vec<Line<'static>> {
-    let mut out = vec![problem_heading(p), problem_meta(app, p)];
+    let mut heading = problem_heading(p);
+    let mentioned = mentions_me(app, &p.author, [&p.title, &p.body]);
+    if mentioned {
+        heading.spans.push(you_badge());
+    }
+    let mut out = vec![heading, problem_meta(app, p)];
     let body = wrap(&p.body, width);
     for line in body.iter().take(BODY_LINES) {
-        out.push(Line::raw(line.clone()));
+        out.push(Line::styled(line.clone(), text_style(mentioned)));
     }
     if body.len() > BODY_LINES {
         out.push(Line::styled("… (Enter opens the thread)", DIM));
@@ -388,12 +427,16 @@ fn problem_lines(app: &App, c: &CircleState, p: &ProblemView, width: usize) -> V
                 Style::new().fg(MINE).bold(),
             ));
         }
+        let mentioned = mentions_me(app, &critique.author, [&critique.body]);
+        if mentioned {
+            head.push(you_badge());
+        }
         out.push(Line::from(head));
         let text = wrap(&critique.body, width.saturating_sub(5));
         let text_style = if fresh {
             Style::new().fg(MINE)
         } else {
-            Style::new()
+            text_style(mentioned)
         };
         for line in text.iter().take(CRITIQUE_LINES) {
             out.push(Line::from(vec![
@@ -475,9 +518,14 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
     frame.render_widget(block, area);
     let width = usize::from(inner.width).saturating_sub(1);
 
-    let mut lines = vec![problem_heading(p), problem_meta(app, p), Line::raw("")];
+    let mut heading = problem_heading(p);
+    let mentioned = mentions_me(app, &p.author, [&p.title, &p.body]);
+    if mentioned {
+        heading.spans.push(you_badge());
+    }
+    let mut lines = vec![heading, problem_meta(app, p), Line::raw("")];
     for line in wrap(&p.body, width) {
-        lines.push(Line::raw(line));
+        lines.push(Line::styled(line, text_style(mentioned)));
     }
     let critiques: Vec<_> = p.live_critiques().collect();
     lines.push(Line::raw(""));
@@ -518,11 +566,15 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
                 Style::new().fg(Color::Green).bold(),
             ));
         }
+        let mentioned = mentions_me(app, &critique.author, [&critique.body]);
+        if mentioned {
+            head.push(you_badge());
+        }
         lines.push(Line::from(head));
         for line in wrap(&critique.body, width.saturating_sub(4)) {
             lines.push(Line::from(vec![
                 bar.clone(),
-                Span::raw(format!("  {line}")),
+                Span::styled(format!("  {line}"), text_style(mentioned)),
             ]));
         }
         if is_selected {
@@ -1060,5 +1112,38 @@ mod tests {
         assert_eq!(wrap("a\n\nb", 10), vec!["a", "", "b"]);
         assert_eq!(wrap("abcdefghijkl", 8), vec!["abcdefgh", "ijkl"]);
         assert!(wrap("", 10).is_empty());
+    }
+
+    #[test]
+    fn mentions_have_their_own_count_and_are_highlighted() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", note(3, "ben", "thanks @ana!")));
+        app.handle_event(live("cataloguers", note(4, "ben", "mail ana@example.org")));
+        app.handle_event(live("cataloguers", note(5, "ana", "me, @ana")));
+        let reading = app
+            .circles
+            .iter_mut()
+            .find(|c| c.slug() == "reading")
+            .expect("reading");
+        reading.mention_seqs.insert(5);
+        let s = screen(&app);
+        let (_, line) = row(&s, " reading ");
+        assert!(line.contains(" @1 3│"), "{line}");
+        let (_, thanks) = row(&s, "ben ");
+        assert!(thanks.contains("@you"), "{}", s.join("\n"));
+        let mentioned: Vec<&String> = s.iter().filter(|l| l.contains("@you")).collect();
+        assert_eq!(
+            mentioned.len(),
+            1,
+            "only ben's note mentions me: {mentioned:?}"
+        );
+        // In a thread too.
+        app.handle_event(live("cataloguers", critique(6, "ben", 2, "@Ana: a banner")));
+        app.handle_event(key(KeyCode::Char('g')));
+        app.handle_event(key(KeyCode::Enter));
+        let s = screen(&app);
+        row(&s, " Thread ");
+        let (_, head) = row(&s, "[ ] ben");
+        assert!(head.contains("@you"), "{}", s.join("\n"));
     }
 }

@@ -85,7 +85,8 @@ pub async fn list(s: &mut Session) -> ApiResult<Circles> {
             .find(|(id, _)| *id == record.id)
             .map(|(_, role)| *role);
         if role.is_some() || record.visibility == Visibility::Public {
-            circles.push(info(&s.app, &record, &handle, role)?);
+            let circle = info(&s.app, &record, &handle, role)?;
+            circles.push(with_mentions(&s.app, circle, &handle).await?);
         }
     }
     Ok(Circles { circles })
@@ -122,6 +123,7 @@ pub async fn join(s: &mut Session, p: JoinCircle) -> ApiResult<CircleResult> {
         .find(|(id, _)| *id == record.id)
         .map(|(_, r)| r);
     let circle = info(&s.app, &record, &handle, role)?;
+    let circle = with_mentions(&s.app, circle, &handle).await?;
     Ok(CircleResult { circle })
 }
 
@@ -225,6 +227,36 @@ fn info(
         created_at: record.created_at,
         role,
         unread: if role.is_some() { head - read } else { 0 },
+        mentions: 0,
         read,
     })
+}
+
+/// Fills in `circle.mentions` from the circle's state: only needed (and the
+/// circle only loaded) when something is unread.
+async fn with_mentions(
+    app: &Arc<App>,
+    mut circle: CircleInfo,
+    viewer: &str,
+) -> ApiResult<CircleInfo> {
+    if circle.unread > 0 {
+        circle.mentions = unread_mentions(app, circle.id, viewer, circle.read, circle.head).await?;
+    }
+    Ok(circle)
+}
+
+/// How many mentions of `viewer` lie after `read`, up to `head`.
+pub async fn unread_mentions(
+    app: &Arc<App>,
+    circle: Uuid,
+    viewer: &str,
+    read: u64,
+    head: u64,
+) -> ApiResult<u64> {
+    let viewer = viewer.to_owned();
+    app.circles
+        .inspect(circle, move |state| {
+            state.mentions.unread(&viewer, read, head)
+        })
+        .await
 }

@@ -1,15 +1,20 @@
 //! Writing: `post.*`, `problem.resolve` / `accept` / `metoo` / `reflect` and
 //! `meeting.schedule`.
 //! Each validates its fields here; the circle task checks who may do it and
-//! appends.
+//! appends. Once a post is durable, the members it mentions are told.
 
 use circles_protocol::methods::{
     AcceptCritique, EditPost, EventResult, NewCritique, NewNote, NewProblem, NewReflection,
     PostRef, ProblemRef, Resolve, ScheduleMeeting,
 };
 
+use circles_protocol::event::Event;
+use circles_protocol::notify::{MentionNotice, Notice};
+
 use super::signed_in;
-use crate::circle::Draft;
+use crate::App;
+use crate::circle::task::notice_frame;
+use crate::circle::{CircleHandle, Draft};
 use crate::error::{ApiError, ApiResult};
 use crate::session::Session;
 use crate::store::now_millis;
@@ -21,7 +26,37 @@ async fn append(s: &mut Session, circle: &str, draft: Draft) -> ApiResult<EventR
     let handle = signed_in(s)?.handle.clone();
     let circle = s.app.circles.by_slug(circle)?;
     let event = s.app.circles.append(circle.id, &handle, draft).await?;
+    notify_mentioned(&s.app, &circle, &event).await;
     Ok(EventResult { event })
+}
+
+/// Sends `mention` to every connection of each member `event` newly mentions
+/// (the circle worked out whom, as it folded the event in).
+async fn notify_mentioned(app: &App, circle: &CircleHandle, event: &Event) {
+    let Some((post, texts)) = circles_protocol::mention::post_text(event) else {
+        return;
+    };
+    if !texts.into_iter().flatten().any(|text| text.contains('@')) {
+        return;
+    }
+    let seq = event.seq;
+    let mentioned = app
+        .circles
+        .inspect(circle.id, move |state| state.mentions.made_at(post, seq))
+        .await;
+    // The post stands either way; a lost notification is still counted.
+    let Ok(mentioned) = mentioned else { return };
+    if mentioned.is_empty() {
+        return;
+    }
+    let frame = notice_frame(Notice::Mention(MentionNotice {
+        circle: circle.slug.to_string(),
+        post,
+        event: event.clone(),
+    }));
+    for handle in mentioned {
+        app.notify(&handle, &frame);
+    }
 }
 
 pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<EventResult> {

@@ -128,9 +128,16 @@ pub async fn read(s: &mut Session, p: MarkRead) -> ApiResult<ReadMarker> {
         )));
     }
     let read = s.app.store.advance_read_marker(&handle, circle.id, p.seq)?;
+    let unread = head.saturating_sub(read);
+    let mentions = if unread > 0 {
+        super::circles::unread_mentions(&s.app, circle.id, &handle, read, head).await?
+    } else {
+        0
+    };
     Ok(ReadMarker {
         read,
-        unread: head.saturating_sub(read),
+        unread,
+        mentions,
     })
 }
 

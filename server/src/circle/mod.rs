@@ -2,6 +2,7 @@
 //! [`CircleHandle`]; the [`Circles`] registry loads them on first use and
 //! forgets them when they unload.
 
+pub mod mentions;
 pub mod state;
 pub mod task;
 

@@ -11,6 +11,7 @@ use circles_protocol::model::{
 };
 use uuid::Uuid;
 
+use super::mentions::Mentions;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{CircleRecord, MembershipChange};
 
@@ -163,6 +164,8 @@ pub struct CircleState {
     problems: Vec<Uuid>,
     /// In the order they were scheduled.
     meetings: Vec<MeetingView>,
+    /// Whom posts mention, and each member's mentions.
+    pub mentions: Mentions,
 }
 
 impl CircleState {
@@ -175,6 +178,7 @@ impl CircleState {
             posts: HashMap::new(),
             problems: Vec::new(),
             meetings: Vec::new(),
+            mentions: Mentions::default(),
         }
     }
 
@@ -500,6 +504,7 @@ impl CircleState {
         self.head = event.seq;
         let author = event.author.as_str();
         self.members.apply(event);
+        self.fold_mentions(event);
         match &event.body {
             EventBody::Join { .. } => {
                 self.removed.remove(author);
@@ -635,6 +640,29 @@ impl CircleState {
                     }
                     target.last_activity = event.at;
                 }
+            }
+        }
+    }
+
+    /// Who `event` mentions: members other than its author named with
+    /// `@handle` in a post's text (title and body) or an edit's new text.
+    fn fold_mentions(&mut self, event: &Event) {
+        match &event.body {
+            EventBody::Retract { post } => self.mentions.retract(*post),
+            EventBody::Leave {} => self.mentions.forget(&event.author),
+            EventBody::Remove { member, .. } => self.mentions.forget(member),
+            _ => {
+                let Some((post, _)) = circles_protocol::mention::post_text(event) else {
+                    return;
+                };
+                if !self.posts.contains_key(&post) && !event.body.is_post() {
+                    return; // an edit of an unknown post
+                }
+                let handles: Vec<String> = circles_protocol::mention::in_event(event)
+                    .into_iter()
+                    .filter(|h| *h != event.author && self.is_member(h))
+                    .collect();
+                self.mentions.add(post, event.seq, handles);
             }
         }
     }

@@ -565,7 +565,8 @@ fn presence_frame(slug: &str, handle: &str, online: bool) -> Utf8Bytes {
     }))
 }
 
-fn notice_frame(notice: Notice) -> Utf8Bytes {
+/// A notification as a frame: `{"jsonrpc":"2.0","method":…,"params":…}`.
+pub fn notice_frame(notice: Notice) -> Utf8Bytes {
     let mut value = serde_json::to_value(notice).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.insert("jsonrpc".into(), "2.0".into());
