@@ -189,6 +189,31 @@ pub enum Command {
         #[arg(long, value_parser = crate::when::parse, allow_hyphen_values = true)]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Impact evidence: problems raised and resolved, how soon they were
+    /// answered, what is left unanswered, with a chart per week.
+    Stats {
+        slug: String,
+        /// From this day (YYYY-MM-DD, local time), time (RFC 3339) or Unix
+        /// milliseconds [default: when the circle was created].
+        #[arg(long)]
+        since: Option<String>,
+        /// To the end of this day (YYYY-MM-DD, local time), or up to this
+        /// time (RFC 3339) or Unix milliseconds [default: now].
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// A resolved problem as a Markdown case study, to share outside the circle.
+    ExportCase {
+        slug: String,
+        /// The problem's id: the short id shown, or a unique prefix.
+        problem: String,
+        /// Name people "Member 1", "Member 2"… and give times since the problem was raised.
+        #[arg(long)]
+        anonymise: bool,
+        /// Write it to this file instead of printing it.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// The latest events of a circle (those that mention you are marked).
     History {
         slug: String,

@@ -455,6 +455,51 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 print!("{}", output::digest(&digest))
             }
         }
+        Command::Stats { slug, since, until } => {
+            let since = since.map(|t| when(&t, false)).transpose()?;
+            let until = until.map(|t| when(&t, true)).transpose()?;
+            let connection = ctx.signed_in().await?;
+            let params = m::StatsWindow {
+                circle: slug.clone(),
+                since,
+                until,
+            };
+            let result = connection.call::<m::CircleStats>(params).await?;
+            if ctx.json {
+                output::json(&result)
+            } else {
+                output::stats(&slug, &result.stats)
+            }
+        }
+        Command::ExportCase {
+            slug,
+            problem,
+            anonymise,
+            out,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
+            let params = m::ExportProblem {
+                circle: slug,
+                problem,
+                anonymise: Some(anonymise),
+            };
+            let case = connection.call::<m::ProblemExport>(params).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &case.markdown).map_err(|e| {
+                        CliError::Local(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    if ctx.json {
+                        output::json(&serde_json::json!({ "file": path }));
+                    } else {
+                        println!("Wrote the case study to {}.", path.display());
+                    }
+                }
+                None if ctx.json => output::json(&case),
+                None => print!("{}", case.markdown),
+            }
+        }
         Command::History { slug, limit } => {
             let connection = ctx.signed_in().await?;
             let params = m::History {
@@ -563,6 +608,37 @@ fn posted(ctx: &Ctx, result: m::EventResult) {
         _ => &event.id,
     };
     println!("{} #{} {}", event.body.kind(), event.seq, short(post));
+}
+
+/// `--since` / `--until`: Unix milliseconds, an RFC 3339 time, or a day
+/// (`YYYY-MM-DD`, local time) taken from its start, or to its last
+/// millisecond when `end_of_day`.
+fn when(text: &str, end_of_day: bool) -> CliResult<circles_protocol::Millis> {
+    use chrono::{Local, NaiveDate, TimeZone};
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    let millis = |ms: i64| u64::try_from(ms).ok();
+    let parsed = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        millis(t.timestamp_millis())
+    } else if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let day = if end_of_day {
+            day.succ_opt()
+        } else {
+            Some(day)
+        };
+        day.and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| Local.from_local_datetime(&t).earliest())
+            .and_then(|t| millis(t.timestamp_millis()))
+            .map(|ms| if end_of_day { ms.saturating_sub(1) } else { ms })
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
+        CliError::Usage(format!(
+            "{text:?} is not a time: give a day (2024-05-01), a time (2024-05-01T09:30:00Z) or Unix milliseconds"
+        ))
+    })
 }
 
 /// From `CIRCLES_PASSWORD`, else prompted without echo (twice for a new one).

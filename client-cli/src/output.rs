@@ -4,7 +4,7 @@ use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
     CircleInfo, Digest, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread, Role,
-    Visibility,
+    Stats, StatsProblem, Visibility,
 };
 use serde::Serialize;
 
@@ -421,5 +421,121 @@ fn section(out: &mut String, name: &str, total: u32, shown: usize) {
         0 => outln!(out, "\n{name}: none"),
         n if n as usize > shown => outln!(out, "\n{name} ({n}, the first {shown} shown)"),
         n => outln!(out, "\n{name} ({n})"),
+    }
+}
+
+/// `less than a minute`, `5 min`, `2 h 5 min`, `3 d 4 h`.
+pub fn duration(ms: u64) -> String {
+    let minutes = ms / 60_000;
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => "less than a minute".into(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// The widest bar of a stats chart, in characters.
+const BAR: u32 = 20;
+
+/// A bar of `value` out of `max`, [`BAR`] characters wide at most; any
+/// value above zero shows at least one block.
+fn bar(value: u32, max: u32) -> String {
+    let len = match (value, max) {
+        (0, _) | (_, 0) => 0,
+        _ => usize::try_from((u64::from(value) * u64::from(BAR)).div_ceil(u64::from(max)))
+            .unwrap_or(BAR as usize),
+    };
+    "█".repeat(len)
+}
+
+/// `circles stats`: the figures as a table, the series as a chart, then
+/// the unanswered and most-metoo'd problems.
+pub fn stats(slug: &str, s: &Stats) {
+    for line in stats_lines(slug, s) {
+        println!("{line}");
+    }
+}
+
+/// What [`stats`] prints, line by line (the TUI's stats view shows the same).
+pub fn stats_lines(slug: &str, s: &Stats) -> Vec<String> {
+    let median = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), duration);
+    let mut out = vec![
+        format!("{slug}, {} to {}", time(s.since), time(s.until)),
+        String::new(),
+    ];
+    let rows = [
+        ("problems raised", s.raised.to_string()),
+        ("problems resolved", s.resolved.to_string()),
+        (
+            "median time to first critique",
+            median(s.median_first_critique_ms),
+        ),
+        ("median time to resolution", median(s.median_resolution_ms)),
+        ("unanswered now", s.unanswered.len().to_string()),
+    ];
+    for (what, value) in rows {
+        out.push(format!("  {what:<31} {value}"));
+    }
+    out.push(String::new());
+    let weeks = s.bucket_ms / (7 * 24 * 3600 * 1000);
+    let per = if weeks <= 1 {
+        "week".to_owned()
+    } else {
+        format!("{weeks} weeks")
+    };
+    let width = BAR as usize;
+    out.push(format!(
+        "  {:<16}  {:<w$}      {}",
+        format!("per {per} from"),
+        "raised",
+        "resolved",
+        w = width
+    ));
+    let max = s
+        .series
+        .iter()
+        .map(|b| b.raised.max(b.resolved))
+        .max()
+        .unwrap_or(0);
+    for b in &s.series {
+        out.push(format!(
+            "  {:<16}  {:<w$} {:>3}  {:<w$} {:>3}",
+            time(b.start),
+            bar(b.raised, max),
+            b.raised,
+            bar(b.resolved, max),
+            b.resolved,
+            w = width
+        ));
+    }
+    let heading = format!(
+        "Unanswered (no critique from others after {})",
+        duration(s.unanswered_after_ms)
+    );
+    problem_list(&mut out, &heading, &s.unanswered);
+    problem_list(&mut out, "Most metoo'd open problems", &s.most_metood);
+    out
+}
+
+fn problem_list(out: &mut Vec<String>, heading: &str, problems: &[StatsProblem]) {
+    out.push(String::new());
+    if problems.is_empty() {
+        out.push(format!("{heading}: none."));
+        return;
+    }
+    out.push(format!("{heading}:"));
+    for p in problems {
+        out.push(format!(
+            "  {}  {:<9} {} ({}, {})",
+            short(&p.id),
+            count(p.metoos, "metoo"),
+            p.title,
+            p.author,
+            time(p.at)
+        ));
     }
 }

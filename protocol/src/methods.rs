@@ -13,7 +13,7 @@ use crate::Millis;
 use crate::event::Event;
 use crate::model::{
     AuditEntry, CircleInfo, Digest, Member, ProblemStatus, ProblemSummary, ProblemThread, Stance,
-    UserInfo, Visibility,
+    Stats, UserInfo, Visibility,
 };
 
 /// Ties a method name to its params and result types.
@@ -102,6 +102,11 @@ methods! {
     MeetingSchedule = "meeting.schedule" (ScheduleMeeting) -> EventResult;
     /// What changed in a circle since a time (default: since its last meeting).
     CircleDigest = "circle.digest" (DigestParams) -> Digest;
+    /// Impact evidence: problems raised and resolved in a window, how soon
+    /// they were answered, what is left unanswered, what most members share.
+    CircleStats = "circle.stats" (StatsWindow) -> StatsResult;
+    /// A resolved problem as a Markdown case study, optionally anonymised.
+    ProblemExport = "problem.export" (ExportProblem) -> CaseStudy;
     /// Admins: the server's accounts, in handle order, a page at a time.
     AdminUsers = "admin.users" (ListUsers) -> Users;
     /// Admins: suspend an account; its sessions end at once and it cannot sign in.
@@ -421,6 +426,41 @@ pub struct DigestParams {
     /// the circle's beginning if none has been.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatsWindow {
+    pub circle: String,
+    /// The window's start, inclusive (default: when the circle was created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Millis>,
+    /// The window's end, inclusive (default: now); not before `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsResult {
+    pub stats: Stats,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportProblem {
+    pub circle: String,
+    /// A resolved problem.
+    pub problem: Uuid,
+    /// Replace every handle and display name with "Member 1", "Member 2"…
+    /// and every time with the time since the problem was raised (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymise: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CaseStudy {
+    /// The case study as a Markdown document, ending with a newline.
+    pub markdown: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

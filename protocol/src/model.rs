@@ -297,3 +297,55 @@ pub struct AuditEntry {
     pub target: String,
     pub detail: String,
 }
+
+/// `circle.stats`: what a circle did in a window (`since` to `until`, both
+/// inclusive). Retracted problems and retracted critiques never count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Stats {
+    pub since: Millis,
+    pub until: Millis,
+    /// Problems raised in the window.
+    pub raised: u32,
+    /// Problems resolved in the window (whenever they were raised).
+    pub resolved: u32,
+    /// Of the problems raised in the window, the median time from a problem
+    /// to its first critique by someone else (given by `until`), in ms;
+    /// null when none was answered. Of an even count, the mean of the two
+    /// middle values, rounded down.
+    pub median_first_critique_ms: Option<u64>,
+    /// Of the problems resolved in the window, the median time from a problem
+    /// to its resolution, in ms, taken like `median_first_critique_ms`.
+    pub median_resolution_ms: Option<u64>,
+    /// The server's `unanswered_after`: how old an unanswered problem is.
+    pub unanswered_after_ms: u64,
+    /// Open now, no critique from anyone but its author, and raised at least
+    /// `unanswered_after_ms` ago: oldest first. Not limited to the window.
+    pub unanswered: Vec<StatsProblem>,
+    /// Open now, with at least one metoo: the most first, then the oldest;
+    /// at most 5. Not limited to the window.
+    pub most_metood: Vec<StatsProblem>,
+    /// The window cut into buckets of `bucket_ms` (a week, or a whole number
+    /// of weeks so that there are at most 26), from `since`; the last one
+    /// ends at `until`.
+    pub bucket_ms: u64,
+    pub series: Vec<StatsBucket>,
+}
+
+/// A problem as `circle.stats` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsProblem {
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub title: String,
+    pub metoos: u32,
+}
+
+/// Problems raised and resolved from `start` to `start + bucket_ms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsBucket {
+    pub start: Millis,
+    pub raised: u32,
+    pub resolved: u32,
+}

@@ -46,6 +46,10 @@ pub struct Config {
     /// A connection must send its HTTP request head (the WebSocket handshake) within this.
     #[serde(rename = "handshake_timeout_secs", with = "secs")]
     pub handshake_timeout: Duration,
+    /// An open problem with no critique from anyone but its author counts
+    /// as unanswered in `circle.stats` once it is this old.
+    #[serde(rename = "unanswered_after_secs", with = "secs")]
+    pub unanswered_after: Duration,
     /// The most WebSocket sessions one IP address may hold at once (0: no cap).
     pub max_sessions_per_ip: u32,
     /// Requests one connection may make per second, sustained (0: no limit)…
@@ -115,6 +119,7 @@ impl Config {
             outbound_queue: 1024,
             ping_interval: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            unanswered_after: Duration::from_secs(48 * 3600),
             max_sessions_per_ip: 256,
             requests_per_sec: 50,
             request_burst: 500,

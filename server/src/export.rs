@@ -271,7 +271,11 @@ pub fn markdown(export: &CircleExport) -> String {
         let _ = writeln!(md, "\n_No problems raised._");
     }
     for p in &export.problems {
-        problem_markdown(&mut md, p);
+        let look = Look {
+            heading: "###",
+            times: Times::Dates,
+        };
+        problem_markdown(&mut md, p, look);
     }
 
     if !export.meetings.is_empty() {
@@ -309,21 +313,272 @@ pub fn markdown(export: &CircleExport) -> String {
     md
 }
 
-fn problem_markdown(md: &mut String, p: &ProblemThread) {
+/// How a problem is drawn: its heading level and how times read.
+#[derive(Clone, Copy, Debug)]
+struct Look {
+    heading: &'static str,
+    times: Times,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Times {
+    /// `on 2024-05-01 09:30 UTC`.
+    Dates,
+    /// `after 2 h 5 min`, counted from the problem's `at`.
+    SinceRaised(Millis),
+}
+
+impl Times {
+    /// After "Resolved by ana": ` on 2024-05-01 09:30 UTC` or ` after 3 h`.
+    fn on(self, at: Millis) -> String {
+        match self {
+            Times::Dates => format!(" on {}", date(at)),
+            Times::SinceRaised(_) => format!(" {}", self.stamp(at)),
+        }
+    }
+
+    /// After "Raised by ana": the date, or nothing (times count from it).
+    fn raised(self, at: Millis) -> String {
+        match self {
+            Times::Dates => self.on(at),
+            Times::SinceRaised(_) => String::new(),
+        }
+    }
+
+    /// After "**ana**, ": `2024-05-01 09:30 UTC` or `after 3 h`.
+    fn stamp(self, at: Millis) -> String {
+        match self {
+            Times::Dates => date(at),
+            Times::SinceRaised(from) => format!("after {}", elapsed(at.saturating_sub(from))),
+        }
+    }
+}
+
+/// `less than a minute`, `5 min`, `2 h 5 min`, `3 d 4 h`.
+fn elapsed(ms: u64) -> String {
+    let minutes = ms / 60_000;
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => "less than a minute".into(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// Someone a case study may name: a handle and its display name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub handle: String,
+    pub display_name: String,
+}
+
+/// Everyone who took part in `thread`, in the order a reader meets them:
+/// its author, who else was stuck, the critiques' authors, who resolved it,
+/// who reflected. Retracted critiques are left out.
+pub fn participants(thread: &ProblemThread) -> Vec<String> {
+    let mut people: Vec<String> = Vec::new();
+    let critiques = thread.critiques.iter().filter(|c| !c.retracted);
+    let handles = std::iter::once(&thread.author)
+        .chain(&thread.metoos)
+        .chain(critiques.map(|c| &c.author))
+        .chain(thread.resolution.iter().map(|r| &r.by))
+        .chain(thread.reflections.iter().map(|r| &r.author));
+    for handle in handles {
+        if !people.contains(handle) {
+            people.push(handle.clone());
+        }
+    }
+    people
+}
+
+/// Whom a case study of `thread` may name: its participants, then the
+/// other `members`, each with the display name `display_name` gives.
+pub fn people(
+    thread: &ProblemThread,
+    members: impl IntoIterator<Item = String>,
+    display_name: impl Fn(&str) -> String,
+) -> Vec<Person> {
+    let mut handles = participants(thread);
+    for member in members {
+        if !handles.contains(&member) {
+            handles.push(member);
+        }
+    }
+    handles
+        .into_iter()
+        .map(|handle| Person {
+            display_name: display_name(&handle),
+            handle,
+        })
+        .collect()
+}
+
+/// A resolved problem as a case study: its thread (retracted critiques left
+/// out, text as last edited), the summary and the reflections, drawn like
+/// the circle export draws a problem. `people` are the participants and the
+/// circle's members with their display names, participants first.
+///
+/// Anonymised, every handle and display name becomes "Member 1",
+/// "Member 2"… in the order a reader first meets them (the participants
+/// first, as the "People" line lists them; then anyone else named in the
+/// text): where the case study names who wrote what, `@handle` in any text,
+/// and a display name (of two characters or more) standing as a whole word
+/// in any text. Times then read as the time since the problem was raised,
+/// and no date is shown.
+pub fn case_study(
+    circle_name: &str,
+    circle_slug: &str,
+    thread: &ProblemThread,
+    people: &[Person],
+    anonymise: bool,
+) -> String {
+    let mut p = thread.clone();
+    p.critiques.retain(|c| !c.retracted);
+    let mut names = participants(&p);
+    let times = if anonymise {
+        let mut pseudonyms = Pseudonyms {
+            people,
+            order: names.clone(),
+        };
+        pseudonyms.apply(&mut p);
+        names = (1..=names.len()).map(|n| format!("Member {n}")).collect();
+        Times::SinceRaised(p.at)
+    } else {
+        names = names
+            .into_iter()
+            .map(|handle| match people.iter().find(|x| x.handle == handle) {
+                Some(x) if x.display_name != handle => format!("{handle} ({})", x.display_name),
+                _ => handle,
+            })
+            .collect();
+        Times::Dates
+    };
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Case study: {}
+",
+        p.title
+    );
+    let _ = writeln!(
+        md,
+        "A problem from the circle **{circle_name}** (`{circle_slug}`), as resolved in Circles."
+    );
+    let _ = writeln!(md, "People: {}.", names.join(", "));
+    let note = match times {
+        Times::Dates => "Times are UTC.",
+        Times::SinceRaised(_) => {
+            "Names are anonymised; times count from when the problem was raised."
+        }
+    };
+    let _ = writeln!(md, "{note}");
+    let look = Look {
+        heading: "##",
+        times,
+    };
+    problem_markdown(&mut md, &p, look);
+    md
+}
+
+/// Replaces handles and display names with "Member N", numbered in the
+/// order they are first met.
+struct Pseudonyms<'a> {
+    people: &'a [Person],
+    /// Handles in the order they were first met.
+    order: Vec<String>,
+}
+
+impl Pseudonyms<'_> {
+    fn name(&mut self, handle: &str) -> String {
+        let n = match self.order.iter().position(|h| h == handle) {
+            Some(i) => i + 1,
+            None => {
+                self.order.push(handle.to_owned());
+                self.order.len()
+            }
+        };
+        format!("Member {n}")
+    }
+
+    /// Every name in `p`, text in the order it is drawn.
+    fn apply(&mut self, p: &mut ProblemThread) {
+        p.author = self.name(&p.author);
+        for handle in &mut p.metoos {
+            *handle = self.name(handle);
+        }
+        p.title = self.text(&p.title);
+        p.body = self.text(&p.body);
+        for c in &mut p.critiques {
+            c.author = self.name(&c.author);
+            c.body = self.text(&c.body);
+        }
+        if let Some(r) = &mut p.resolution {
+            r.by = self.name(&r.by);
+            r.summary = r.summary.as_deref().map(|s| self.text(s));
+        }
+        for r in &mut p.reflections {
+            r.author = self.name(&r.author);
+            r.text = self.text(&r.text);
+        }
+    }
+
+    /// `text` with each `@handle` and whole-word display name replaced.
+    fn text(&mut self, text: &str) -> String {
+        let is_handle_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut before: Option<char> = None;
+        while let Some(c) = rest.chars().next() {
+            let at_word_start = before.is_none_or(|b| !b.is_alphanumeric());
+            // The longest name that starts here ("Ana Lima" before "Ana").
+            let found = self.people.iter().filter_map(|x| {
+                let mention = rest
+                    .strip_prefix('@')
+                    .and_then(|r| r.strip_prefix(x.handle.as_str()))
+                    .filter(|after| !after.starts_with(is_handle_char));
+                let named = (at_word_start && x.display_name.chars().count() >= 2)
+                    .then(|| rest.strip_prefix(x.display_name.as_str()))
+                    .flatten()
+                    .filter(|after| !after.starts_with(char::is_alphanumeric));
+                mention.or(named).map(|after| (x.handle.as_str(), after))
+            });
+            let found = found.min_by_key(|(_, after)| after.len());
+            match found {
+                Some((handle, after)) => {
+                    out.push_str(&self.name(handle));
+                    before = out.chars().next_back();
+                    rest = after;
+                }
+                None => {
+                    out.push(c);
+                    before = Some(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        out
+    }
+}
+
+fn problem_markdown(md: &mut String, p: &ProblemThread, look: Look) {
+    let Look { heading, times } = look;
     if p.retracted {
         let _ = writeln!(
             md,
-            "\n### _Retracted problem_\n\nRaised by **{}** on {}, then retracted.",
+            "\n{heading} _Retracted problem_\n\nRaised by **{}**{}, then retracted.",
             p.author,
-            date(p.at)
+            times.raised(p.at)
         );
     } else {
         let status = match p.status {
             ProblemStatus::Open => "open",
             ProblemStatus::Resolved => "resolved",
         };
-        let _ = writeln!(md, "\n### {} ({status})\n", p.title);
-        let mut line = format!("Raised by **{}** on {}", p.author, date(p.at));
+        let _ = writeln!(md, "\n{heading} {} ({status})\n", p.title);
+        let mut line = format!("Raised by **{}**{}", p.author, times.raised(p.at));
         if !p.tags.is_empty() {
             let tags: Vec<String> = p.tags.iter().map(|t| format!("`{t}`")).collect();
             let _ = write!(line, " · tags: {}", tags.join(", "));
@@ -343,7 +598,7 @@ fn problem_markdown(md: &mut String, p: &ProblemThread) {
         let _ = writeln!(md, "\nCritiques:\n");
     }
     for (n, c) in p.critiques.iter().enumerate() {
-        let head = format!("{}. **{}**, {}", n + 1, c.author, date(c.at));
+        let head = format!("{}. **{}**, {}", n + 1, c.author, times.stamp(c.at));
         if c.retracted {
             let _ = writeln!(md, "{head}: _retracted_\n");
             continue;
@@ -377,7 +632,7 @@ fn problem_markdown(md: &mut String, p: &ProblemThread) {
         if p.critiques.is_empty() {
             md.push('\n');
         }
-        let _ = writeln!(md, "**Resolved** by {} on {}{helped}.", r.by, date(r.at));
+        let _ = writeln!(md, "**Resolved** by {}{}{helped}.", r.by, times.on(r.at));
         if let Some(summary) = &r.summary {
             let _ = writeln!(md, "\n{}", indented(summary, "> "));
         }
@@ -390,7 +645,7 @@ fn problem_markdown(md: &mut String, p: &ProblemThread) {
             md,
             "\n- **{}**, {} · usefulness {}/5:\n\n{}",
             r.author,
-            date(r.at),
+            times.stamp(r.at),
             r.usefulness,
             indented(&r.text, "  ")
         );

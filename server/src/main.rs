@@ -158,6 +158,9 @@ struct Settings {
     /// Seconds a new connection has to send its WebSocket handshake [default: 10].
     #[arg(long, env = "CIRCLES_HANDSHAKE_TIMEOUT_SECS")]
     handshake_timeout_secs: Option<u64>,
+    /// Seconds after which an open problem nobody else has critiqued counts as unanswered [default: 172800].
+    #[arg(long, env = "CIRCLES_UNANSWERED_AFTER_SECS")]
+    unanswered_after_secs: Option<u64>,
     /// The most WebSocket sessions one IP address may hold; 0: no cap [default: 256].
     #[arg(long, env = "CIRCLES_MAX_SESSIONS_PER_IP")]
     max_sessions_per_ip: Option<u32>,
@@ -250,6 +253,9 @@ impl Settings {
         }
         if let Some(s) = self.handshake_timeout_secs {
             config.handshake_timeout = secs(s);
+        }
+        if let Some(s) = self.unanswered_after_secs {
+            config.unanswered_after = secs(s);
         }
         if let Some(path) = self.tls_cert {
             config.tls_cert = Some(path);

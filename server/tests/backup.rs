@@ -632,6 +632,132 @@ async fn the_json_export_threads_critiques_and_names_the_helpful_ones() {
     ));
 }
 
+/// A thread for a case study: a member who only metoos, a critique edited,
+/// one retracted (its author is then only named in the text), `@handle`s and
+/// a display name (`CY`) in the text, an acceptance, a summary, reflections.
+async fn case_thread(dir: &std::path::Path) -> (Store, Uuid) {
+    let mut s = Script::new(dir);
+    for who in ["ben", "cy", "dee"] {
+        s.post(who, Draft::Join { invited: false });
+    }
+    let shelves = s.post(
+        "ana",
+        Draft::Problem {
+            title: "Volunteers reshelve picture books in non-fiction".into(),
+            body:
+                "Since @ben's rota changed, picture books end up in 590s.\nWhat has worked for you?"
+                    .into(),
+            tags: vec!["shelving".into(), "volunteers".into()],
+        },
+    );
+    s.post("cy", Draft::Metoo { problem: shelves });
+    let spines = s.post(
+        "ben",
+        Draft::Critique {
+            problem: shelves,
+            body: "Colour-code the spines.".into(),
+            stance: Stance::Experience,
+        },
+    );
+    let aside = s.post(
+        "dee",
+        Draft::Critique {
+            problem: shelves,
+            body: "Fire the volunteers.".into(),
+            stance: Stance::Concern,
+        },
+    );
+    s.post("dee", Draft::Retract { post: aside });
+    s.post(
+        "cy",
+        Draft::Critique {
+            problem: shelves,
+            body: "How many volunteers are there? @dee trained ours, ask her.".into(),
+            stance: Stance::Question,
+        },
+    );
+    s.post(
+        "ben",
+        Draft::Edit {
+            post: spines,
+            title: None,
+            body: Some("Colour-code the spines; CY made our stickers.".into()),
+        },
+    );
+    s.post(
+        "ana",
+        Draft::Accept {
+            problem: shelves,
+            critique: spines,
+        },
+    );
+    s.post(
+        "ana",
+        Draft::Resolve {
+            problem: shelves,
+            helpful: vec![spines],
+            summary: Some("Yellow stickers on picture books, thanks to @ben and CY.".into()),
+        },
+    );
+    s.post(
+        "ben",
+        Draft::Reflect {
+            problem: shelves,
+            text: "Stickers beat signs.".into(),
+            usefulness: 4,
+        },
+    );
+    s.post(
+        "cy",
+        Draft::Reflect {
+            problem: shelves,
+            text: "Trying it with @ana's stickers next week.".into(),
+            usefulness: 5,
+        },
+    );
+    (s.done().await, shelves)
+}
+
+/// Like the reading room's: read the diffs of `server/tests/golden/case-study*.md`
+/// after `CIRCLES_BLESS=1 cargo test -p circles-server --test backup case_study`.
+#[tokio::test]
+async fn the_case_study_matches_the_golden_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, shelves) = case_thread(dir.path()).await;
+    let circle = export::circle_export(&store, "reading-room").unwrap();
+    let thread = circle.problems.iter().find(|p| p.id == shelves).unwrap();
+    let members = circle.members.iter().map(|m| m.handle.clone());
+    let people = export::people(thread, members, |h| {
+        store.account(h).unwrap().unwrap().display_name
+    });
+    for (anonymise, file) in [(false, "case-study.md"), (true, "case-study-anonymised.md")] {
+        let markdown = export::case_study(
+            &circle.circle.name,
+            &circle.circle.slug,
+            thread,
+            &people,
+            anonymise,
+        );
+        let golden = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("CIRCLES_BLESS").is_some() {
+            std::fs::write(&golden, &markdown).unwrap();
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap();
+        assert_eq!(markdown, expected, "see {golden}");
+        assert!(!markdown.contains("Fire the volunteers"), "{markdown}");
+        if anonymise {
+            assert!(!markdown.contains("2024-") && !markdown.contains("UTC"));
+            for name in ["ana", "ben", "cy", "dee", "ANA", "BEN", "CY", "DEE"] {
+                let word = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()) == name;
+                assert!(
+                    !markdown.split_whitespace().any(word),
+                    "{name} in {markdown}"
+                );
+            }
+        }
+    }
+}
+
 /// A small backup of the reading room, and a directory to restore it into.
 async fn small_backup() -> (Vec<u8>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -428,6 +428,7 @@ function problemCard(p) {
     actions.push(...ownerActions(p));
   }
   const mentioned = mentionsMe(p, p.title, p.body);
+  if (resolved) actions.push(h("button", { type: "button", class: "small case-study", onclick: () => openCaseStudy(p) }, "Case study"));
   const el = h(
     "li",
     { class: `item problem${resolved ? " resolved" : ""}${mentioned ? " mentions-me" : ""}`, dataset: { id: p.id, seq: p.seq } },
@@ -716,6 +717,75 @@ function openResolve(problem) {
   dialog.showModal();
 }
 
+/** The circle's stats (circle.stats over its whole life) in a dialog. */
+async function openStats() {
+  const answer = await post("circle.stats", {});
+  if (!answer) return;
+  const s = answer.stats;
+  const minutes = (ms) => Math.floor(ms / 60000);
+  const duration = (ms) => {
+    if (ms === null) return "–";
+    const [d, hr, m] = [Math.floor(minutes(ms) / 1440), Math.floor(minutes(ms) / 60) % 24, minutes(ms) % 60];
+    if (d) return hr ? `${d} d ${hr} h` : `${d} d`;
+    if (hr) return m ? `${hr} h ${m} min` : `${hr} h`;
+    return m ? `${m} min` : "less than a minute";
+  };
+  $("#stats-title").textContent = `Stats of ${state.open.info.name}`;
+  $("#stats-window").replaceChildren("From ", when(s.since), " to ", when(s.until));
+  const figures = [
+    ["Problems raised", String(s.raised)],
+    ["Problems resolved", String(s.resolved)],
+    ["Median time to first critique", duration(s.median_first_critique_ms)],
+    ["Median time to resolution", duration(s.median_resolution_ms)],
+    ["Unanswered now", String(s.unanswered.length)],
+  ];
+  $("#stats-figures").replaceChildren(...figures.flatMap(([what, value]) => [h("dt", {}, what), h("dd", {}, value)]));
+  const weeks = Math.round(s.bucket_ms / 604800000);
+  $("#stats-per").textContent = weeks > 1 ? `Per ${weeks} weeks` : "Per week";
+  const max = Math.max(1, ...s.series.map((b) => Math.max(b.raised, b.resolved)));
+  const bar = (n, kind) => {
+    const el = h("span", { class: `bar ${kind}`, "aria-hidden": "true" });
+    el.style.inlineSize = `${(100 * n) / max}%`; // CSSOM, which the CSP allows
+    return h("td", {}, h("span", { class: "bar-track" }, el), h("span", { class: "count" }, String(n)));
+  };
+  $("#stats-series tbody").replaceChildren(...s.series.map((b) => h("tr", {}, h("th", { scope: "row" }, when(b.start)), bar(b.raised, "raised"), bar(b.resolved, "resolved"))));
+  const list = (el, problems, none) =>
+    el.replaceChildren(...(problems.length
+      ? problems.map((p) => h("li", {}, h("strong", {}, p.title), " · ", person(p.author), " · ", when(p.at), p.metoos ? ` · ${p.metoos} ${p.metoos === 1 ? "metoo" : "metoos"}` : ""))
+      : [h("li", { class: "muted" }, none)]));
+  $("#stats-unanswered-title").textContent = `Unanswered (no critique from others after ${duration(s.unanswered_after_ms)})`;
+  list($("#stats-unanswered"), s.unanswered, "None: every problem has an answer.");
+  list($("#stats-metoos"), s.most_metood, "None yet.");
+  $("#stats-dialog").showModal();
+}
+
+/** Downloads a resolved problem's case study (problem.export) as a .md file. */
+function openCaseStudy(problem) {
+  const dialog = $("#case-dialog");
+  const form = $("#case-form");
+  formError(form, null);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const anonymise = form.elements.anonymise.checked;
+    const slug = state.open.slug;
+    let markdown = null;
+    const ok = await submitting(form, async () => {
+      ({ markdown } = await rpc.call("problem.export", { circle: slug, problem: problem.id, anonymise }));
+    });
+    if (!ok) return;
+    const url = URL.createObjectURL(new Blob([markdown], { type: "text/markdown" }));
+    const name = `case-${slug}-${problem.id.replaceAll("-", "").slice(-8)}${anonymise ? "-anonymised" : ""}.md`;
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    dialog.close();
+    toast(`Downloaded ${name}`);
+  };
+  dialog.showModal();
+}
+
 function excerpt(text) {
   const chars = [...text];
   return chars.length > 80 ? `${chars.slice(0, 80).join("")}…` : text;
@@ -811,6 +881,7 @@ function wire() {
     $("#invite-dialog").showModal();
     $("#invite-link").select();
   });
+  $("#show-stats").addEventListener("click", () => openStats());
   $("#show-members").addEventListener("click", (e) => {
     const shown = $("#members-panel").classList.toggle("shown");
     e.target.setAttribute("aria-expanded", String(shown));

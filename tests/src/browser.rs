@@ -305,11 +305,17 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        // Downloads land in the profile, without asking (see Page::downloaded).
+        let downloads = profile.path().join("downloads");
+        let prefs = json!({
+            "download.default_directory": downloads.display().to_string(),
+            "download.prompt_for_download": false,
+        });
         let mut caps = Capabilities::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({"binary": self.chromium.display().to_string(), "args": args}),
+            json!({"binary": self.chromium.display().to_string(), "args": args, "prefs": prefs}),
         );
         caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let mut builder = ClientBuilder::new(HttpConnector::new());
@@ -332,6 +338,7 @@ impl Browser {
             test: self.test.clone(),
             wait: TIMEOUT,
             driver: self.driver.clone(),
+            downloads,
             _profile: profile,
         }
     }
@@ -353,6 +360,8 @@ pub struct Page {
     wait: Duration,
     // Keeps chromedriver running while the page lives.
     driver: Arc<Driver>,
+    /// Where the page's downloads land.
+    downloads: PathBuf,
     // Removed when the page is dropped.
     _profile: tempfile::TempDir,
 }
@@ -404,6 +413,16 @@ impl Page {
                 Ok(None)
             },
         )
+        .await
+    }
+
+    /// The text of the file `name` the page downloaded, once it is complete.
+    pub async fn downloaded(&self, name: &str) -> String {
+        let path = self.downloads.join(name);
+        self.poll(&format!("the download {}", path.display()), || async {
+            // Chromium writes `name.crdownload`, then renames it.
+            Ok(std::fs::read_to_string(&path).ok())
+        })
         .await
     }
 

@@ -10,6 +10,7 @@
 //!
 //! - [`bench`]: raw-socket helpers for the `loadgen` and `hostile` binaries.
 //! - [`browser`]: headless Chromium over WebDriver, for web front ends.
+//! - [`script`]: a circle history with chosen times, written while the server is stopped.
 //!
 //! Every wait is bounded by [`TIMEOUT`] and panics with what it waited for:
 //! a test never sleeps to let the server catch up, it waits for a specific
@@ -19,6 +20,7 @@
 pub mod bench;
 pub mod browser;
 pub mod cli;
+pub mod script;
 
 use std::collections::VecDeque;
 use std::fmt::Display;

@@ -1831,3 +1831,138 @@ async fn mentions_are_counted_marked_and_listed() {
     ben.ok(&["history", "lab"]).await;
     assert_eq!(ben.ok(&["mentions"]).await.trim(), "No unread mentions.");
 }
+
+/// `circles stats` over a scripted history (written while the server was
+/// stopped): the table, the chart and the lists, exactly; `export-case`
+/// writes a resolved problem's case study, anonymised or not, and refuses
+/// an open one.
+#[tokio::test]
+async fn stats_print_a_table_and_a_chart_and_export_case_writes_a_file() {
+    use circles_tests::script::{Script, three_weeks};
+    let mut server = TestServer::start().await;
+    let peers: Vec<Peer> = ["ana", "ben", "cy", "dee"]
+        .iter()
+        .map(|h| Peer::new(h, &server.url()))
+        .collect();
+    for peer in &peers {
+        peer.register().await;
+    }
+    let ana = &peers[0];
+    ana.ok(&["create", "lib", "--name", "Library"]).await;
+    for peer in &peers[1..] {
+        peer.ok(&["join", "lib"]).await;
+    }
+    server.stop().await;
+    let mut script = Script::open(server.data_dir(), "lib");
+    let p = three_weeks(&mut script);
+    script.done().await;
+    server.start_again_on_same_port().await;
+
+    let short = |id: &uuid::Uuid| id.simple().to_string()[24..].to_owned();
+    let out = ana
+        .cmd(&[
+            "stats",
+            "lib",
+            "--since",
+            "2024-05-06",
+            "--until",
+            "2024-05-26",
+        ])
+        .env("TZ", "UTC")
+        .run()
+        .await;
+    let (d, e) = (short(&p.d), short(&p.e));
+    let expected = format!(
+        "lib, 2024-05-06 00:00 to 2024-05-26 23:59
+
+  problems raised                 5
+  problems resolved               3
+  median time to first critique   4 h 30 min
+  median time to resolution       1 d 5 h
+  unanswered now                  1
+
+  per week from     raised                    resolved
+  2024-05-06 00:00  ████████████████████   2  ██████████             1
+  2024-05-13 00:00  ██████████             1  ██████████             1
+  2024-05-20 00:00  ████████████████████   2  ██████████             1
+
+Unanswered (no critique from others after 2 d):
+  {d}  2 metoos  d (dee, 2024-05-21 00:00)
+
+Most metoo'd open problems:
+  {d}  2 metoos  d (dee, 2024-05-21 00:00)
+  {e}  2 metoos  e (ana, 2024-05-22 00:00)
+"
+    );
+    assert_eq!(out.success(), expected);
+    let json = ana
+        .json(&[
+            "stats",
+            "lib",
+            "--since",
+            "1714953600000",
+            "--until",
+            "1716767999999",
+        ])
+        .await;
+    assert_eq!(json["stats"]["raised"], 5, "{json}");
+    assert_eq!(
+        json["stats"]["median_resolution_ms"],
+        29 * 3_600_000,
+        "{json}"
+    );
+    ana.cmd(&["stats", "lib", "--since", "last tuesday"])
+        .run()
+        .await
+        .fails_with(
+            2,
+            "\"last tuesday\" is not a time: give a day (2024-05-01), a time (2024-05-01T09:30:00Z) or Unix milliseconds",
+        );
+    ana.cmd(&[
+        "stats",
+        "lib",
+        "--since",
+        "2024-05-26",
+        "--until",
+        "2024-05-06",
+    ])
+    .env("TZ", "UTC")
+    .run()
+    .await
+    .fails_with(
+        2,
+        "since (1716681600000) is after until (1715039999999); both are Unix milliseconds",
+    );
+
+    // export-case: a (resolved) by its short id, to a file and to stdout.
+    let file = ana.home().join("case.md");
+    let file_arg = file.display().to_string();
+    let a = short(&p.a);
+    let out = ana
+        .run(&["export-case", "lib", &a, "--anonymise", "--out", &file_arg])
+        .await;
+    assert_eq!(
+        out.success(),
+        format!("Wrote the case study to {file_arg}.\n")
+    );
+    let written = std::fs::read_to_string(&file).expect("the case study file");
+    assert!(written.starts_with("# Case study: a\n"), "{written}");
+    assert!(written.contains("People: Member 1, Member 2."), "{written}");
+    assert!(
+        written.contains("1. **Member 2**, after 1 h · suggestion:"),
+        "{written}"
+    );
+    assert!(
+        !written.contains("ana") && !written.contains("ben"),
+        "{written}"
+    );
+    let shown = ana.ok(&["export-case", "lib", &a]).await;
+    assert!(
+        shown.contains("1. **ben**, 2024-05-06 02:00 UTC · suggestion:"),
+        "{shown}"
+    );
+    ana.run(&["export-case", "lib", &d]).await.fails_with(
+        1,
+        "\"d\" is still open: a case study is of a resolved problem, so resolve it first",
+    );
+}

@@ -261,6 +261,16 @@ async fn schema_validates_live_traffic() {
             "circle.digest",
             json!({"circle": "cataloguers", "since": 0}),
         ),
+        (
+            31,
+            "circle.stats",
+            json!({"circle": "cataloguers", "since": 0}),
+        ),
+        (
+            32,
+            "problem.export",
+            json!({"circle": "cataloguers", "problem": problem, "anonymise": true}),
+        ),
     ] {
         let response = call(&mut ana, id, method, &params).await;
         contract.success(method, &params, &response);

@@ -650,3 +650,99 @@ async fn the_page_is_served_with_a_strict_content_security_policy() {
         assert!(head.starts_with("HTTP/1.1 404"), "{missing}: {head}");
     }
 }
+
+/// The Stats dialog shows the open circle's figures and chart, and a
+/// resolved problem's "Case study" button downloads its Markdown (a Blob
+/// and `<a download>`, which the strict CSP allows), anonymised by default.
+#[tokio::test]
+async fn stats_and_a_case_study_download() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let ana = browser.page("ana", 1280, 900).await;
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+    post_problem(&ana, "Teens skip the catalogue", "Ideas, @ben?", "teens").await;
+
+    let mut ben = Client::register(server.addr, "ben").await;
+    ben.join("cataloguers").await;
+    let problem = ana
+        .eval(
+            "return document.querySelector('#timeline .problem').dataset.id;",
+            vec![],
+        )
+        .await;
+    let problem: Uuid = serde_json::from_value(problem).expect("the problem's id");
+    ben.critique("cataloguers", problem, "A scavenger hunt worked for us.")
+        .await;
+    // Open: no case study yet.
+    ana.wait_for_text("#timeline .critique", "scavenger hunt")
+        .await;
+    assert_eq!(ana.count("#timeline .problem button.case-study").await, 0);
+
+    click_visible(&ana, "#show-stats").await;
+    visible(&ana, "#stats-dialog").await;
+    ana.wait_for_text("#stats-title", "Stats of Cataloguers")
+        .await;
+    let figures = ana
+        .eval(
+            "return [...document.querySelectorAll('#stats-figures dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        figures,
+        json!([
+            ["Problems raised", "1"],
+            ["Problems resolved", "0"],
+            ["Median time to first critique", "less than a minute"],
+            ["Median time to resolution", "–"],
+            ["Unanswered now", "0"]
+        ])
+    );
+    assert_eq!(ana.count("#stats-series tbody tr").await, 1);
+    assert_eq!(ana.count("#stats-series .bar.raised").await, 1);
+    let width = ana
+        .eval(
+            "return document.querySelector('#stats-series .bar.raised').style.inlineSize;",
+            vec![],
+        )
+        .await;
+    assert_eq!(width, json!("100%"), "the busiest week's bar is full");
+    ana.screenshot("stats").await;
+    ana.click("#stats-dialog .cancel").await;
+
+    let mut ana_rust = Client::login(server.addr, "ana", PASSWORD).await;
+    ana_rust
+        .request(
+            "problem.resolve",
+            json!({"circle": "cataloguers", "problem": problem, "summary": "A hunt each term."}),
+        )
+        .await;
+    click_visible(&ana, "#timeline .problem button.case-study").await;
+    visible(&ana, "#case-dialog").await;
+    ana.click("#case-form button[type=submit]").await;
+    let name = format!(
+        "case-cataloguers-{}-anonymised.md",
+        &problem.simple().to_string()[24..]
+    );
+    let markdown = ana.downloaded(&name).await;
+    assert!(
+        markdown.starts_with("# Case study: Teens skip the catalogue\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("People: Member 1, Member 2."),
+        "{markdown}"
+    );
+    assert!(markdown.contains("Ideas, Member 2?"), "{markdown}");
+    assert!(markdown.contains("> A hunt each term."), "{markdown}");
+    assert!(
+        !markdown.contains("ana") && !markdown.contains("Lima"),
+        "{markdown}"
+    );
+    ana.wait_for_text("#toast", &format!("Downloaded {name}"))
+        .await;
+    no_console_errors(&ana).await;
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use circles_protocol::model::{CircleInfo, Member, Role, Stance};
+use circles_protocol::model::{CircleInfo, Member, Role, Stance, Stats};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
@@ -70,6 +70,11 @@ pub enum Overlay {
         circle: String,
         text: String,
         scroll: usize,
+    },
+    /// `S`: the open circle's stats (`None` until they arrive).
+    Stats {
+        circle: String,
+        stats: Option<Box<Stats>>,
     },
 }
 
@@ -344,6 +349,18 @@ impl App {
                 }
                 self.follow_circles(out);
             }
+            NetMsg::Stats { circle, stats } => {
+                if let Some(Overlay::Stats {
+                    circle: open,
+                    stats: shown,
+                }) = &mut self.overlay
+                {
+                    if *open == circle {
+                        *shown = Some(Box::new(stats));
+                    }
+                }
+            }
+            NetMsg::Exported(path) => self.say(format!("Case study written to {}", path.display())),
             NetMsg::Notice(Notice::Event(notice)) => self.on_event(notice, out),
             NetMsg::Notice(Notice::Mention(mention)) => self.on_mention(mention),
             NetMsg::Notice(Notice::CircleDeleted(deleted)) => {
@@ -636,6 +653,10 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::Stats { .. }) => {
+                self.overlay = None;
+                return;
+            }
             None => {}
         }
         match key.code {
@@ -666,6 +687,7 @@ impl App {
             KeyCode::Char('J') => self.join(out),
             KeyCode::Char('D') => self.ask_digest(out),
             KeyCode::Char('M') => self.start_meeting(),
+            KeyCode::Char('S') => self.show_stats(out),
             KeyCode::Enter | KeyCode::Char('o') => match self.focus {
                 Focus::Circles => self.focus = Focus::Timeline,
                 Focus::Timeline => self.open_thread(),
@@ -876,6 +898,42 @@ impl App {
         }));
     }
 
+    /// `S`: asks for the selected circle's stats and shows them when they come.
+    fn show_stats(&mut self, out: &mut Vec<Action>) {
+        let Some(circle) = self.circle().map(|c| c.info.slug.clone()) else {
+            self.error("no circle yet: `circles create` or `circles join` one first");
+            return;
+        };
+        out.push(Action::Net(Request::Stats {
+            circle: circle.clone(),
+        }));
+        self.overlay = Some(Overlay::Stats {
+            circle,
+            stats: None,
+        });
+    }
+
+    /// `e` / `E` in a thread: writes the resolved problem's case study
+    /// (anonymised with `E`) to a file in the current directory.
+    fn export_case(&mut self, p: &ProblemView, anonymise: bool, out: &mut Vec<Action>) {
+        if p.status != Status::Resolved {
+            self.error("a case study is of a resolved problem: resolve it first");
+            return;
+        }
+        let Some(circle) = self.circle().map(|c| c.info.slug.clone()) else {
+            return;
+        };
+        let suffix = if anonymise { "-anonymised" } else { "" };
+        let file = format!("case-{circle}-{}{suffix}.md", crate::ids::short(&p.id));
+        self.say(format!("Writing the case study to {file}…"));
+        out.push(Action::Net(Request::ExportCase {
+            circle,
+            problem: p.id,
+            anonymise,
+            file: file.into(),
+        }));
+    }
+
     fn join(&mut self, out: &mut Vec<Action>) {
         match self.circle() {
             Some(c) if !c.is_member() => {
@@ -979,6 +1037,8 @@ impl App {
             KeyCode::Char('c') => return self.start_critique(),
             KeyCode::Char('m') => return self.metoo(out),
             KeyCode::Char('f') => return self.start_reflect(),
+            KeyCode::Char('e') => self.export_case(&p, false, out),
+            KeyCode::Char('E') => self.export_case(&p, true, out),
             KeyCode::Char('?') => {
                 self.overlay = Some(Overlay::Help { scroll: 0 });
                 return;
@@ -1585,6 +1645,112 @@ pub(crate) mod tests {
         );
     }
 
+    /// A small `circle.stats` answer, for the stats view.
+    pub fn some_stats() -> circles_protocol::model::Stats {
+        circles_protocol::model::Stats {
+            since: 0,
+            until: 604_799_999,
+            raised: 3,
+            resolved: 1,
+            median_first_critique_ms: Some(5_400_000),
+            median_resolution_ms: None,
+            unanswered_after_ms: 172_800_000,
+            unanswered: vec![],
+            most_metood: vec![],
+            bucket_ms: 604_800_000,
+            series: vec![circles_protocol::model::StatsBucket {
+                start: 0,
+                raised: 3,
+                resolved: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn shift_s_shows_the_circles_stats_until_a_key_closes_them() {
+        let mut app = connected_app();
+        assert_eq!(
+            app.handle_event(ch('S')),
+            vec![Action::Net(Request::Stats {
+                circle: "cataloguers".into()
+            })]
+        );
+        assert!(matches!(
+            &app.overlay,
+            Some(Overlay::Stats { stats: None, .. })
+        ));
+        // Another circle's answer is not shown here.
+        app.handle_event(Event::Net(NetMsg::Stats {
+            circle: "reading".into(),
+            stats: some_stats(),
+        }));
+        assert!(matches!(
+            &app.overlay,
+            Some(Overlay::Stats { stats: None, .. })
+        ));
+        app.handle_event(Event::Net(NetMsg::Stats {
+            circle: "cataloguers".into(),
+            stats: some_stats(),
+        }));
+        assert!(
+            matches!(&app.overlay, Some(Overlay::Stats { stats: Some(s), .. }) if s.raised == 3)
+        );
+        assert_eq!(app.handle_event(ch('p')), vec![]);
+        assert!(app.overlay.is_none() && app.compose.is_none());
+    }
+
+    #[test]
+    fn e_in_a_resolved_thread_writes_its_case_study() {
+        use crate::tui::timeline::tests::event;
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", problem(3, "ben", "Overdue fines")));
+        app.handle_event(key(KeyCode::Enter));
+        assert_eq!(app.handle_event(ch('e')), vec![]);
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.error && f.text.contains("resolve it first"))
+        );
+        let resolve = circles_protocol::EventBody::Resolve {
+            problem: id(3),
+            helpful: vec![],
+            summary: None,
+        };
+        app.handle_event(live("cataloguers", event(4, "ben", resolve)));
+        let file = format!("case-cataloguers-{}.md", crate::ids::short(&id(3)));
+        assert_eq!(
+            app.handle_event(ch('e')),
+            vec![Action::Net(Request::ExportCase {
+                circle: "cataloguers".into(),
+                problem: id(3),
+                anonymise: false,
+                file: file.clone().into(),
+            })]
+        );
+        let anonymised = file.replace(".md", "-anonymised.md");
+        assert_eq!(
+            app.handle_event(ch('E')),
+            vec![Action::Net(Request::ExportCase {
+                circle: "cataloguers".into(),
+                problem: id(3),
+                anonymise: true,
+                file: anonymised.clone().into(),
+            })]
+        );
+        assert!(matches!(app.overlay, Some(Overlay::Thread(_))));
+        let written = std::path::PathBuf::from("/home/ana").join(&anonymised);
+        app.handle_event(Event::Net(NetMsg::Exported(written)));
+        let flash = app
+            .flash
+            .as_ref()
+            .map(|f| f.text.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            flash,
+            format!("Case study written to /home/ana/{anonymised}")
+        );
+    }
+
     #[test]
     fn facilitators_schedule_meetings_and_d_shows_the_digest() {
         use crate::tui::timeline::tests::event;
@@ -1623,7 +1789,11 @@ pub(crate) mod tests {
             panic!("{actions:?}");
         };
         assert_eq!((circle.as_str(), title.as_str()), ("cataloguers", "Clinic"));
-        assert_eq!(agenda, &vec![id(2), id(3)], "the open problems, not the resolved one");
+        assert_eq!(
+            agenda,
+            &vec![id(2), id(3)],
+            "the open problems, not the resolved one"
+        );
         let two_days = 2 * 24 * 3600 * 1000;
         let ahead = at.saturating_sub(crate::when::millis(chrono::Utc::now()));
         assert!(ahead <= two_days && ahead > two_days - 60_000, "{ahead}");

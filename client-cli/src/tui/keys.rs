@@ -40,6 +40,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("Space", "mark it as helpful (your open problem)"),
     (
+        "e  E",
+        "write the case study of a resolved problem to a file (E: anonymised)",
+    ),
+    (
         "r",
         "resolve with the marked critiques (r twice: it cannot be undone)",
     ),
@@ -58,14 +62,16 @@ pub const HELP: &[(&str, &str)] = &[
         "J",
         "join the selected circle (public circles you are not in)",
     ),
+    (
+        "S",
+        "the circle's stats: problems raised and resolved, time to answers, unanswered",
+    ),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];
 
 /// The one-line hint shown when nothing is being written.
-pub const HINT: &str =
-    "n note · p problem · c critique · m me too · r resolve · Enter thread · ? help · q quit";
+pub const HINT: &str = "n note · p problem · c critique · m me too · r resolve · Enter thread · S stats · ? help · q quit";
 
 /// The hint while a thread is open.
-pub const THREAD_HINT: &str =
-    "j k select · Space helped · r resolve · c critique · m me too · Esc close · ? help";
+pub const THREAD_HINT: &str = "j k select · Space helped · r resolve · c critique · m me too · e case study · Esc close · ? help";

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use circles_protocol::Event;
 use circles_protocol::methods as m;
-use circles_protocol::model::{CircleInfo, Digest, Member, Stance};
+use circles_protocol::model::{CircleInfo, Digest, Member, Stance, Stats};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
@@ -52,6 +52,17 @@ pub enum Request {
     /// What changed since the circle's last meeting.
     Digest {
         circle: String,
+    },
+    /// `circle.stats` over the circle's whole life.
+    Stats {
+        circle: String,
+    },
+    /// `problem.export`, written to `file`.
+    ExportCase {
+        circle: String,
+        problem: Uuid,
+        anonymise: bool,
+        file: std::path::PathBuf,
     },
 }
 
@@ -147,6 +158,12 @@ pub enum NetMsg {
         circle: String,
         digest: Box<Digest>,
     },
+    Stats {
+        circle: String,
+        stats: Stats,
+    },
+    /// A case study was written to this file.
+    Exported(std::path::PathBuf),
     Notice(Notice),
     Posted(Post),
     /// A request failed; `post` is what was being posted, if anything.
@@ -352,6 +369,42 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
             Ok(list) => NetMsg::Circles(list.circles),
             Err(err) => failed("cannot list circles".into(), err, None),
         }),
+        Request::Stats { circle } => {
+            let params = m::StatsWindow {
+                circle: circle.clone(),
+                since: None,
+                until: None,
+            };
+            Some(match caller.call::<m::CircleStats>(params).await {
+                Ok(result) => NetMsg::Stats {
+                    circle,
+                    stats: result.stats,
+                },
+                Err(err) => failed(format!("no stats for {circle}"), err, None),
+            })
+        }
+        Request::ExportCase {
+            circle,
+            problem,
+            anonymise,
+            file,
+        } => {
+            let params = m::ExportProblem {
+                circle,
+                problem,
+                anonymise: Some(anonymise),
+            };
+            Some(match caller.call::<m::ProblemExport>(params).await {
+                Ok(case) => match tokio::fs::write(&file, case.markdown).await {
+                    Ok(()) => NetMsg::Exported(std::path::absolute(&file).unwrap_or(file)),
+                    Err(err) => NetMsg::Failed {
+                        message: format!("cannot write {}: {err}", file.display()),
+                        post: None,
+                    },
+                },
+                Err(err) => failed("no case study".into(), err, None),
+            })
+        }
     };
     if let Some(msg) = outcome {
         let _ = ui.send(msg).await;

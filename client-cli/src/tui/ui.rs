@@ -49,6 +49,9 @@ pub fn render(app: &App, frame: &mut Frame) {
             text,
             scroll,
         }) => render_digest(frame, frame.area(), circle, text, *scroll),
+        Some(Overlay::Stats { circle, stats }) => {
+            render_stats(circle, stats.as_deref(), frame, timeline)
+        }
         None => {}
     }
 }
@@ -628,6 +631,30 @@ fn render_thread(app: &App, thread: &ThreadView, frame: &mut Frame, area: Rect) 
     );
 }
 
+// ----- stats -----
+
+fn render_stats(
+    circle: &str,
+    stats: Option<&circles_protocol::model::Stats>,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let lines: Vec<Line> = match stats {
+        None => vec![Line::styled("Loading…", DIM)],
+        Some(stats) => crate::output::stats_lines(circle, stats)
+            .into_iter()
+            .map(Line::raw)
+            .collect(),
+    };
+    frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(Style::new().fg(ACCENT))
+        .title(format!(" Stats of {circle} "))
+        .title_bottom(Line::styled(" any key closes ", DIM));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 // ----- help -----
 
 fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
@@ -934,6 +961,27 @@ mod tests {
             .enumerate()
             .find(|(_, line)| line.contains(text))
             .unwrap_or_else(|| panic!("{text:?} not on screen:\n{}", screen.join("\n")))
+    }
+
+    #[test]
+    fn the_stats_view_shows_the_table_and_the_chart() {
+        let mut app = connected_app();
+        app.handle_event(ch('S'));
+        let s = screen(&app);
+        row(&s, "Stats of cataloguers");
+        row(&s, "Loading…");
+        app.handle_event(Event::Net(NetMsg::Stats {
+            circle: "cataloguers".into(),
+            stats: crate::tui::app::tests::some_stats(),
+        }));
+        let s = screen(&app);
+        let (_, raised) = row(&s, "problems raised");
+        assert!(raised.contains(" 3"), "{raised}");
+        let (_, first) = row(&s, "median time to first critique");
+        assert!(first.contains("1 h 30 min"), "{first}");
+        let (_, week) = row(&s, "████████████████████   3  ███████ ");
+        assert!(week.contains("  1"), "{week}");
+        row(&s, "any key closes");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Requests: a text frame is parsed (JSON, then JSON-RPC), dispatched by
 //! method name to its handler with typed params, and answered. Handlers live
-//! by namespace: [`auth`], [`circles`], [`reading`], [`posts`].
+//! by namespace: [`auth`], [`circles`], [`reading`], [`posts`], [`reports`].
 
 mod admin;
 pub use admin::{OPERATOR, audit};
@@ -8,6 +8,7 @@ mod auth;
 mod circles;
 mod posts;
 mod reading;
+mod reports;
 
 use std::future::Future;
 
@@ -218,6 +219,10 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
         }
         m::CircleDigest::NAME => {
             call::<m::CircleDigest, _>(params, |p| reading::digest(s, p)).await
+        }
+        m::CircleStats::NAME => call::<m::CircleStats, _>(params, |p| reports::stats(s, p)).await,
+        m::ProblemExport::NAME => {
+            call::<m::ProblemExport, _>(params, |p| reports::case_study(s, p)).await
         }
         m::AdminUsers::NAME => call::<m::AdminUsers, _>(params, |p| admin::users(s, p)).await,
         m::AdminSuspend::NAME => call::<m::AdminSuspend, _>(params, |p| admin::suspend(s, p)).await,

@@ -4,6 +4,7 @@
 
 pub mod mentions;
 pub mod state;
+pub mod stats;
 pub mod task;
 
 use std::collections::HashMap;

@@ -151,6 +151,21 @@ struct Post {
     last_activity: Millis,
 }
 
+/// A problem as `circle.stats` counts it (see [`super::stats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProblemFacts {
+    pub id: Uuid,
+    pub seq: u64,
+    pub author: String,
+    pub at: Millis,
+    pub title: String,
+    /// The first critique by someone other than its author (retracted ones
+    /// do not count).
+    pub first_answer_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub metoos: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct CircleState {
     pub record: CircleRecord,
@@ -775,6 +790,30 @@ impl CircleState {
             .iter()
             .copied()
             .filter(|id| self.posts.get(id).is_some_and(|c| !c.retracted))
+    }
+
+    /// What `circle.stats` needs of each problem not retracted, in the order
+    /// they were raised.
+    pub fn problem_facts(&self) -> Vec<ProblemFacts> {
+        self.problems
+            .iter()
+            .filter_map(|id| self.posts.get(id).map(|p| (id, p)))
+            .filter(|(_, p)| !p.retracted)
+            .map(|(id, p)| ProblemFacts {
+                id: *id,
+                seq: p.seq,
+                author: p.author.clone(),
+                at: p.at,
+                title: p.title.clone(),
+                first_answer_at: self
+                    .live_critiques(p)
+                    .filter(|(_, c)| c.author != p.author)
+                    .map(|(_, c)| c.at)
+                    .min(),
+                resolved_at: p.resolution.as_ref().map(|r| r.at),
+                metoos: p.metoos.len().try_into().unwrap_or(u32::MAX),
+            })
+            .collect()
     }
 
     pub fn problem_thread(&self, id: Uuid) -> ApiResult<ProblemThread> {
