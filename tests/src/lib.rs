@@ -207,10 +207,9 @@ impl TestServer {
             .circle_id(slug)
             .expect("read circles")
             .expect("the circle exists");
-        let mut seq = store.head(circle).expect("read the head");
+        let head = store.head(circle).expect("read the head");
         let mut written = Vec::new();
-        for (author, at, body) in events {
-            seq += 1;
+        for (seq, (author, at, body)) in (head + 1..).zip(events) {
             let event = Event {
                 seq,
                 id: Uuid::now_v7(),
