@@ -465,6 +465,13 @@ async fn requests_before_sign_in_are_unauthenticated() {
         ),
         ("problem.list", json!({"circle": "lib"})),
         ("problem.get", json!({"circle": "lib", "problem": p})),
+        (
+            "meeting.schedule",
+            json!({"circle": "lib", "at": 1_765_216_800_000_u64}),
+        ),
+        ("circle.digest", json!({"circle": "lib"})),
+        ("circle.stats", json!({"circle": "lib"})),
+        ("problem.export", json!({"circle": "lib", "problem": p})),
         ("admin.users", json!({})),
         ("admin.suspend", json!({"handle": "ana"})),
         ("admin.unsuspend", json!({"handle": "ana"})),

@@ -155,6 +155,7 @@ pub async fn metoo(s: &mut Session, p: ProblemRef) -> ApiResult<EventResult> {
 }
 
 pub async fn schedule_meeting(s: &mut Session, p: ScheduleMeeting) -> ApiResult<EventResult> {
+    signed_in(s)?;
     let now = now_millis();
     // A meeting just held may be recorded; one in the far future is a typo.
     let earliest = now.saturating_sub(DAY_MS);
