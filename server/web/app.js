@@ -344,6 +344,7 @@ function drawCircleHead() {
   $("#circle-name").textContent = circle.info.name;
   $("#circle-purpose").textContent = circle.info.purpose;
   $("#invite").hidden = !circle.isFacilitator;
+  $("#schedule").hidden = !circle.isFacilitator;
   $("#leave").hidden = !circle.isMember;
   $("#join-bar").hidden = circle.isMember;
   $("#composer").hidden = !circle.isMember;
@@ -375,7 +376,13 @@ function drawItem(id, live) {
   const list = $("#timeline");
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const el =
-    item.kind === "problem" ? problemCard(item) : item.kind === "note" ? noteItem(item) : systemLine(item);
+    item.kind === "problem"
+      ? problemCard(item)
+      : item.kind === "note"
+        ? noteItem(item)
+        : item.kind === "meeting"
+          ? meetingItem(item)
+          : systemLine(item);
   const old = rendered.get(id);
   // A half-written critique or edit moves into the redrawn item: keep its focus.
   const focused = old?.contains(document.activeElement) ? document.activeElement : null;
@@ -511,6 +518,20 @@ function systemLine(e) {
     remove: `removed @${e.member}${e.reason ? `: ${e.reason}` : ""}`,
   }[e.kind];
   return h("li", { class: "item system", dataset: { id: e.id, seq: e.seq } }, person(e.author), ` ${text} · `, when(e.at));
+}
+
+/** A scheduled meeting: when it starts and the problems on its agenda. */
+function meetingItem(m) {
+  const agenda = m.agenda.map((id) => state.open.items.get(id)).filter((p) => p && !p.retracted);
+  return h(
+    "li",
+    { class: "item meeting", dataset: { id: m.id, seq: m.seq } },
+    h("p", { class: "meta" }, person(m.author), " scheduled a meeting · ", when(m.at)),
+    h("p", { class: "meeting-when" }, h("strong", {}, m.title ?? "Meeting"), " starts ", when(m.startsAt)),
+    agenda.length
+      ? h("ol", { class: "agenda", "aria-label": "Agenda" }, ...agenda.map((p) => h("li", {}, p.title)))
+      : h("p", { class: "muted" }, "No agenda."),
+  );
 }
 
 /** Edit and withdraw, for the author (withdraw also for facilitators). */
@@ -749,14 +770,46 @@ async function openStats() {
     return h("td", {}, h("span", { class: "bar-track" }, el), h("span", { class: "count" }, String(n)));
   };
   $("#stats-series tbody").replaceChildren(...s.series.map((b) => h("tr", {}, h("th", { scope: "row" }, when(b.start)), bar(b.raised, "raised"), bar(b.resolved, "resolved"))));
-  const list = (el, problems, none) =>
-    el.replaceChildren(...(problems.length
-      ? problems.map((p) => h("li", {}, h("strong", {}, p.title), " · ", person(p.author), " · ", when(p.at), p.metoos ? ` · ${p.metoos} ${p.metoos === 1 ? "metoo" : "metoos"}` : ""))
-      : [h("li", { class: "muted" }, none)]));
   $("#stats-unanswered-title").textContent = `Unanswered (no critique from others after ${duration(s.unanswered_after_ms)})`;
-  list($("#stats-unanswered"), s.unanswered, "None: every problem has an answer.");
-  list($("#stats-metoos"), s.most_metood, "None yet.");
+  problemList($("#stats-unanswered"), s.unanswered, "None: every problem has an answer.");
+  problemList($("#stats-metoos"), s.most_metood, "None yet.");
   $("#stats-dialog").showModal();
+}
+
+/** Fills `el` with one line per problem (title, author, when, metoos), or `none`. */
+function problemList(el, problems, none) {
+  el.replaceChildren(...(problems.length
+    ? problems.map((p) => h("li", {}, h("strong", {}, p.title), " · ", person(p.author), " · ", when(p.at), p.metoos ? ` · ${p.metoos} ${p.metoos === 1 ? "metoo" : "metoos"}` : ""))
+    : [h("li", { class: "muted" }, none)]));
+}
+
+/** What changed since the last meeting held (circle.digest) in a dialog. */
+async function openDigest() {
+  const d = await post("circle.digest", {});
+  if (!d) return;
+  $("#digest-title").textContent = `Digest of ${state.open.info.name}`;
+  const next = d.next_meeting;
+  $("#digest-window").replaceChildren(
+    d.last_meeting ? "Since the last meeting, " : "Since the circle began, ",
+    when(d.since),
+    next ? ". Next meeting: " : "",
+    next ? h("strong", {}, next.title ?? "Meeting") : "",
+    next ? " at " : "",
+    next ? when(next.starts_at) : "",
+  );
+  const figures = [
+    ["New problems", d.total_new_problems],
+    ["New critiques", d.total_new_critiques],
+    ["Resolved", d.total_resolutions],
+    ["Unanswered", d.total_unanswered],
+  ];
+  $("#digest-figures").replaceChildren(...figures.flatMap(([what, n]) => [h("dt", {}, what), h("dd", {}, String(n))]));
+  problemList($("#digest-new"), d.new_problems, "None.");
+  $("#digest-resolved").replaceChildren(...(d.resolutions.length
+    ? d.resolutions.map((r) => h("li", {}, h("strong", {}, r.title), r.resolution.summary ? `: ${r.resolution.summary}` : ""))
+    : [h("li", { class: "muted" }, "None.")]));
+  problemList($("#digest-unanswered"), d.unanswered, "None: every open problem has an answer.");
+  $("#digest-dialog").showModal();
 }
 
 /** Downloads a resolved problem's case study (problem.export) as a .md file. */
@@ -782,6 +835,31 @@ function openCaseStudy(problem) {
     setTimeout(() => URL.revokeObjectURL(url), 60000);
     dialog.close();
     toast(`Downloaded ${name}`);
+  };
+  dialog.showModal();
+}
+
+/** A facilitator schedules a meeting: when, a title, and open problems for its agenda. */
+function openSchedule() {
+  const dialog = $("#schedule-dialog");
+  const form = $("#schedule-form");
+  formError(form, null);
+  form.reset();
+  const open = state.open.order
+    .map((id) => state.open.items.get(id))
+    .filter((p) => p.kind === "problem" && !p.retracted && !p.resolution)
+    .slice(0, 20);
+  $("#schedule-agenda").replaceChildren(...(open.length
+    ? open.map((p) => h("label", { class: "inline" }, h("input", { type: "checkbox", name: "agenda", value: p.id }), ` ${p.title}`))
+    : [h("p", { class: "muted" }, "No open problems to put on the agenda.")]));
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const at = new Date(form.elements.at.value).getTime();
+    if (Number.isNaN(at)) return formError(form, "Pick the day and time the meeting starts.");
+    const agenda = [...form.querySelectorAll("input[name=agenda]:checked")].map((box) => box.value);
+    const params = { circle: state.open.slug, at, agenda };
+    if (form.elements.title.value.trim()) params.title = form.elements.title.value.trim();
+    if (await submitting(form, () => rpc.call("meeting.schedule", params))) dialog.close();
   };
   dialog.showModal();
 }
@@ -882,6 +960,8 @@ function wire() {
     $("#invite-link").select();
   });
   $("#show-stats").addEventListener("click", () => openStats());
+  $("#show-digest").addEventListener("click", () => openDigest());
+  $("#schedule").addEventListener("click", () => openSchedule());
   $("#show-members").addEventListener("click", (e) => {
     const shown = $("#members-panel").classList.toggle("shown");
     e.target.setAttribute("aria-expanded", String(shown));

@@ -134,6 +134,8 @@ export class Circle {
         problem.reflections.push(event.id);
         return problem.id;
       }
+      case "meeting":
+        return this.add({ ...base, startsAt: event.starts_at, agenda: event.agenda ?? [], title: event.title });
       case "metoo": {
         const problem = this.items.get(event.problem);
         if (!problem) return null;

@@ -746,3 +746,96 @@ async fn stats_and_a_case_study_download() {
         .await;
     no_console_errors(&ana).await;
 }
+
+/// A facilitator schedules a meeting from the web client with open problems
+/// on its agenda; it shows in the timeline for a member too, who cannot
+/// schedule one, and the Digest dialog counts what changed.
+#[tokio::test]
+async fn facilitators_schedule_meetings_and_the_digest_says_what_changed() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let ana = browser.page("ana", 1280, 900).await;
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+    post_problem(&ana, "Teens skip the catalogue", "Ideas?", "").await;
+    post_problem(&ana, "Labels fall off", "Glue?", "").await;
+    let mut ben = Client::register(server.addr, "ben").await;
+    ben.join("cataloguers").await;
+    let problem = ana
+        .eval(
+            "return document.querySelector('#timeline .problem').dataset.id;",
+            vec![],
+        )
+        .await;
+    let problem: Uuid = serde_json::from_value(problem).expect("the problem's id");
+    ben.critique("cataloguers", problem, "A scavenger hunt worked for us.")
+        .await;
+    ana.wait_for_text("#timeline .critique", "scavenger hunt")
+        .await;
+
+    click_visible(&ana, "#schedule").await;
+    visible(&ana, "#schedule-dialog").await;
+    assert_eq!(ana.count("#schedule-agenda input[name=agenda]").await, 2);
+    // Two days ahead, as a datetime-local input holds it (local time).
+    ana.eval(
+        "const d = new Date(Date.now() + 2 * 86400000); d.setSeconds(0, 0);
+         document.querySelector('#schedule-form [name=at]').value =
+           new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+         document.querySelectorAll('#schedule-agenda input')[1].checked = true;",
+        vec![],
+    )
+    .await;
+    ana.fill("#schedule-form [name=title]", "Monthly clinic")
+        .await;
+    ana.click("#schedule-form button[type=submit]").await;
+    ana.wait_for_text("#timeline .meeting", "Monthly clinic")
+        .await;
+    assert_eq!(
+        ana.text("#timeline .meeting .agenda").await,
+        "Labels fall off"
+    );
+    ana.screenshot("meeting").await;
+
+    let ben_page = browser.page("ben", 1280, 900).await;
+    sign_in(&ben_page, &server, "ben").await;
+    open_circle(&ben_page, "cataloguers", "Cataloguers").await;
+    ben_page
+        .wait_for_text("#timeline .meeting", "Monthly clinic")
+        .await;
+    assert_eq!(
+        ben_page
+            .eval("return document.querySelector('#schedule').hidden;", vec![])
+            .await,
+        json!(true),
+        "only facilitators schedule meetings"
+    );
+
+    click_visible(&ana, "#show-digest").await;
+    visible(&ana, "#digest-dialog").await;
+    ana.wait_for_text("#digest-window", "Next meeting: Monthly clinic")
+        .await;
+    let figures = ana
+        .eval(
+            "return [...document.querySelectorAll('#digest-figures dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        figures,
+        json!([
+            ["New problems", "2"],
+            ["New critiques", "1"],
+            ["Resolved", "0"],
+            ["Unanswered", "1"]
+        ])
+    );
+    assert!(
+        ana.text("#digest-unanswered")
+            .await
+            .contains("Labels fall off")
+    );
+    no_console_errors(&ana).await;
+    no_console_errors(&ben_page).await;
+}
