@@ -1,6 +1,7 @@
 //! How results look in the terminal (the `--json` forms are the protocol's).
 
 use circles_protocol::Millis;
+use circles_protocol::duration::spoken;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
     CircleInfo, Digest, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread, Role,
@@ -424,20 +425,6 @@ fn section(out: &mut String, name: &str, total: u32, shown: usize) {
     }
 }
 
-/// `less than a minute`, `5 min`, `2 h 5 min`, `3 d 4 h`.
-pub fn duration(ms: u64) -> String {
-    let minutes = ms / 60_000;
-    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => "less than a minute".into(),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
-
 /// The widest bar of a stats chart, in characters.
 const BAR: u32 = 20;
 
@@ -462,7 +449,7 @@ pub fn stats(slug: &str, s: &Stats) {
 
 /// What [`stats`] prints, line by line (the TUI's stats view shows the same).
 pub fn stats_lines(slug: &str, s: &Stats) -> Vec<String> {
-    let median = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), duration);
+    let median = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), spoken);
     let mut out = vec![
         format!("{slug}, {} to {}", time(s.since), time(s.until)),
         String::new(),
@@ -514,7 +501,7 @@ pub fn stats_lines(slug: &str, s: &Stats) -> Vec<String> {
     }
     let heading = format!(
         "Unanswered (no critique from others after {})",
-        duration(s.unanswered_after_ms)
+        spoken(s.unanswered_after_ms)
     );
     problem_list(&mut out, &heading, &s.unanswered);
     problem_list(&mut out, "Most metoo'd open problems", &s.most_metood);

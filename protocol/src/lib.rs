@@ -10,9 +10,11 @@
 //! - [`model`]: the views the server returns (circles, members, problems).
 //! - [`methods`]: one type per method, tying its name to its params and result.
 //! - [`notify`]: the notifications the server pushes (`event`, `presence`, `mention`).
+//! - [`duration`]: how a span of time reads to people.
 //! - [`mention`]: what counts as an `@handle` mention in a post.
 //! - [`schema`]: all of the above as one JSON Schema document (`/v1/schema.json`).
 
+pub mod duration;
 pub mod error;
 pub mod event;
 pub mod jsonrpc;

@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use circles_protocol::Millis;
+use circles_protocol::duration::spoken;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{MeetingView, ProblemStatus, ProblemThread, Role, Visibility};
 use serde::{Deserialize, Serialize};
@@ -349,22 +350,8 @@ impl Times {
     fn stamp(self, at: Millis) -> String {
         match self {
             Times::Dates => date(at),
-            Times::SinceRaised(from) => format!("after {}", elapsed(at.saturating_sub(from))),
+            Times::SinceRaised(from) => format!("after {}", spoken(at.saturating_sub(from))),
         }
-    }
-}
-
-/// `less than a minute`, `5 min`, `2 h 5 min`, `3 d 4 h`.
-fn elapsed(ms: u64) -> String {
-    let minutes = ms / 60_000;
-    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => "less than a minute".into(),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
     }
 }
 

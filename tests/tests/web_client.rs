@@ -651,20 +651,14 @@ async fn the_page_is_served_with_a_strict_content_security_policy() {
     }
 }
 
-/// The Stats dialog shows the open circle's figures and chart, and a
-/// resolved problem's "Case study" button downloads its Markdown (a Blob
-/// and `<a download>`, which the strict CSP allows), anonymised by default.
-#[tokio::test]
-async fn stats_and_a_case_study_download() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
-    let server = TestServer::start().await;
+/// Ana (in the browser) opens Cataloguers and brings a problem that
+/// mentions @ben; ben (a Rust client) joins and critiques it. Returns her
+/// page, once it shows the critique, and the problem's id.
+async fn a_problem_ben_critiqued(browser: &Browser, server: &TestServer) -> (Page, Uuid) {
     let ana = browser.page("ana", 1280, 900).await;
-    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    sign_up(&ana, server, "ana", "Ana Lima").await;
     create_circle(&ana, "Cataloguers", "cataloguers", false).await;
     post_problem(&ana, "Teens skip the catalogue", "Ideas, @ben?", "teens").await;
-
     let mut ben = Client::register(server.addr, "ben").await;
     ben.join("cataloguers").await;
     let problem = ana
@@ -676,9 +670,22 @@ async fn stats_and_a_case_study_download() {
     let problem: Uuid = serde_json::from_value(problem).expect("the problem's id");
     ben.critique("cataloguers", problem, "A scavenger hunt worked for us.")
         .await;
-    // Open: no case study yet.
     ana.wait_for_text("#timeline .critique", "scavenger hunt")
         .await;
+    (ana, problem)
+}
+
+/// The Stats dialog shows the open circle's figures and chart, and a
+/// resolved problem's "Case study" button downloads its Markdown (a Blob
+/// and `<a download>`, which the strict CSP allows), anonymised by default.
+#[tokio::test]
+async fn stats_and_a_case_study_download() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let (ana, problem) = a_problem_ben_critiqued(&browser, &server).await;
+    // Open: no case study yet.
     assert_eq!(ana.count("#timeline .problem button.case-study").await, 0);
 
     click_visible(&ana, "#show-stats").await;
@@ -756,24 +763,8 @@ async fn facilitators_schedule_meetings_and_the_digest_says_what_changed() {
         return;
     };
     let server = TestServer::start().await;
-    let ana = browser.page("ana", 1280, 900).await;
-    sign_up(&ana, &server, "ana", "Ana Lima").await;
-    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
-    post_problem(&ana, "Teens skip the catalogue", "Ideas?", "").await;
+    let (ana, _) = a_problem_ben_critiqued(&browser, &server).await;
     post_problem(&ana, "Labels fall off", "Glue?", "").await;
-    let mut ben = Client::register(server.addr, "ben").await;
-    ben.join("cataloguers").await;
-    let problem = ana
-        .eval(
-            "return document.querySelector('#timeline .problem').dataset.id;",
-            vec![],
-        )
-        .await;
-    let problem: Uuid = serde_json::from_value(problem).expect("the problem's id");
-    ben.critique("cataloguers", problem, "A scavenger hunt worked for us.")
-        .await;
-    ana.wait_for_text("#timeline .critique", "scavenger hunt")
-        .await;
 
     click_visible(&ana, "#schedule").await;
     visible(&ana, "#schedule-dialog").await;
