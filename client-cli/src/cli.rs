@@ -193,13 +193,14 @@ pub enum Command {
     /// answered, what is left unanswered, with a chart per week.
     Stats {
         slug: String,
-        /// From this day (YYYY-MM-DD, local time), time (RFC 3339) or Unix
-        /// milliseconds [default: when the circle was created].
-        #[arg(long)]
+        /// From this day or time, as for `meeting --at`, or Unix
+        /// milliseconds; `-4w` is four weeks ago [default: when the circle
+        /// was created].
+        #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// To the end of this day (YYYY-MM-DD, local time), or up to this
-        /// time (RFC 3339) or Unix milliseconds [default: now].
-        #[arg(long)]
+        /// time [default: now].
+        #[arg(long, allow_hyphen_values = true)]
         until: Option<String>,
     },
     /// A resolved problem as a Markdown case study, to share outside the circle.

@@ -610,35 +610,15 @@ fn posted(ctx: &Ctx, result: m::EventResult) {
     println!("{} #{} {}", event.body.kind(), event.seq, short(post));
 }
 
-/// `--since` / `--until`: Unix milliseconds, an RFC 3339 time, or a day
-/// (`YYYY-MM-DD`, local time) taken from its start, or to its last
-/// millisecond when `end_of_day`.
+/// `--since` / `--until` of `stats`, as [`crate::when`] reads them; a bare
+/// day as `until` runs to its end.
 fn when(text: &str, end_of_day: bool) -> CliResult<circles_protocol::Millis> {
-    use chrono::{Local, NaiveDate, TimeZone};
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(ms);
-    }
-    let millis = |ms: i64| u64::try_from(ms).ok();
-    let parsed = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        millis(t.timestamp_millis())
-    } else if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let day = if end_of_day {
-            day.succ_opt()
-        } else {
-            Some(day)
-        };
-        day.and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|t| Local.from_local_datetime(&t).earliest())
-            .and_then(|t| millis(t.timestamp_millis()))
-            .map(|ms| if end_of_day { ms.saturating_sub(1) } else { ms })
+    let at = if end_of_day {
+        crate::when::parse_until(text)
     } else {
-        None
+        crate::when::parse(text)
     };
-    parsed.ok_or_else(|| {
-        CliError::Usage(format!(
-            "{text:?} is not a time: give a day (2024-05-01), a time (2024-05-01T09:30:00Z) or Unix milliseconds"
-        ))
-    })
+    at.map(crate::when::millis).map_err(CliError::Usage)
 }
 
 /// From `CIRCLES_PASSWORD`, else prompted without echo (twice for a new one).

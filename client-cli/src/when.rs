@@ -1,12 +1,28 @@
 //! Times as people type them: `2026-12-08 18:00` (local), `2026-12-08`,
-//! RFC 3339, or relative to now: `+2h` (ahead), `-7d` (ago), `now`.
+//! RFC 3339, Unix milliseconds, or relative to now: `+2h` (ahead), `-7d`
+//! (ago), `now`.
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 
-const FORMS: &str = "use `2026-12-08 18:00`, `2026-12-08`, RFC 3339, `+2h`, `-7d` or `now`";
+const FORMS: &str =
+    "use `2026-12-08 18:00`, `2026-12-08`, RFC 3339, Unix milliseconds, `+2h`, `-7d` or `now`";
 
 pub fn parse(input: &str) -> Result<DateTime<Utc>, String> {
     parse_at(input, Utc::now())
+}
+
+/// As [`parse`], but a bare day (`2026-12-08`) means its last millisecond:
+/// the end of a window that includes that day.
+pub fn parse_until(input: &str) -> Result<DateTime<Utc>, String> {
+    let at = parse(input)?;
+    if NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").is_err() {
+        return Ok(at);
+    }
+    at.with_timezone(&Local)
+        .checked_add_days(chrono::Days::new(1))
+        .and_then(|next| next.checked_sub_signed(TimeDelta::milliseconds(1)))
+        .map(|end| end.with_timezone(&Utc))
+        .ok_or_else(|| format!("{input:?} is too far off"))
 }
 
 /// As [`parse`], with `now` given (for tests).
@@ -14,6 +30,13 @@ pub fn parse_at(input: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String
     let input = input.trim();
     if input == "now" {
         return Ok(now);
+    }
+    if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit()) {
+        return input
+            .parse()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or_else(|| format!("{input:?} is too far off"));
     }
     if let Some(sign @ ('+' | '-')) = input.chars().next() {
         let delta =
@@ -94,6 +117,18 @@ mod tests {
         );
         let day = parse_at("2026-12-08", now()).unwrap().with_timezone(&Local);
         assert_eq!(day.format("%Y-%m-%d %H:%M").to_string(), "2026-12-08 00:00");
+    }
+
+    #[test]
+    fn unix_milliseconds_and_whole_days_as_an_end() {
+        let at = parse_at("1796126400000", now()).unwrap();
+        assert_eq!(at, now());
+        let end = parse_until("2026-12-08").unwrap().with_timezone(&Local);
+        assert_eq!(
+            end.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+            "2026-12-08 23:59:59.999"
+        );
+        assert_eq!(parse_until("1796126400000").unwrap(), now());
     }
 
     #[test]

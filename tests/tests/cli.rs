@@ -1916,7 +1916,7 @@ Most metoo'd open problems:
         .await
         .fails_with(
             2,
-            "\"last tuesday\" is not a time: give a day (2024-05-01), a time (2024-05-01T09:30:00Z) or Unix milliseconds",
+            "cannot read \"last tuesday\" as a time: use `2026-12-08 18:00`, `2026-12-08`, RFC 3339, Unix milliseconds, `+2h`, `-7d` or `now`",
         );
     ana.cmd(&[
         "stats",
