@@ -185,6 +185,10 @@ pub fn event_line(event: &Event) -> String {
             }
             line
         }
+        EventBody::Norms { version, text } => {
+            format!("set the norms (version {version}): {}", first_line(text))
+        }
+        EventBody::NormsAccept { version } => format!("accepted the norms (version {version})"),
         EventBody::Join {
             role: Role::Facilitator,
         } => "joined as facilitator".into(),

@@ -117,6 +117,10 @@ pub struct ErrorData {
     /// With `rate_limited`: how long to wait before trying again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// With `forbidden` because the circle's norms are not accepted: the
+    /// norms to show, and the version to pass to `circle.norms.accept`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norms: Option<crate::model::Norms>,
 }
 
 impl ErrorObject {
@@ -127,6 +131,7 @@ impl ErrorObject {
             data: Some(ErrorData {
                 kind,
                 retry_after_ms: None,
+                norms: None,
             }),
         }
     }

@@ -87,6 +87,12 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
+    /// A facilitator (the author) set version `version` of the circle's
+    /// norms; setting them accepts them.
+    Norms { version: u64, text: String },
+    /// The author accepted version `version` of the norms (perhaps before
+    /// joining).
+    NormsAccept { version: u64 },
     /// The author joined the circle (the creator joins first, as facilitator).
     Join { role: Role },
     /// The author left the circle.
@@ -113,6 +119,8 @@ impl EventBody {
             EventBody::Reflect { .. } => "reflect",
             EventBody::Metoo { .. } => "metoo",
             EventBody::Meeting { .. } => "meeting",
+            EventBody::Norms { .. } => "norms",
+            EventBody::NormsAccept { .. } => "norms_accept",
             EventBody::Join { .. } => "join",
             EventBody::Leave {} => "leave",
             EventBody::Remove { .. } => "remove",
@@ -175,6 +183,11 @@ mod tests {
                 agenda: vec![post],
                 title: Some("Catalogue clinic".into()),
             },
+            EventBody::Norms {
+                version: 2,
+                text: "Critique the plan, not the person.".into(),
+            },
+            EventBody::NormsAccept { version: 2 },
             EventBody::Join {
                 role: Role::Facilitator,
             },

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::Millis;
 use crate::event::Event;
 use crate::model::{
-    AuditEntry, CircleInfo, Digest, Member, ProblemStatus, ProblemSummary, ProblemThread, Stance,
-    Stats, UserInfo, Visibility,
+    AuditEntry, CircleInfo, Digest, Member, Norms, ProblemStatus, ProblemSummary, ProblemThread,
+    Stance, Stats, UserInfo, Visibility,
 };
 
 /// Ties a method name to its params and result types.
@@ -81,6 +81,10 @@ methods! {
     CircleMembers = "circle.members" (CircleRef) -> Members;
     /// Facilitators remove a member (moderation).
     CircleRemove = "circle.remove" (RemoveMember) -> EventResult;
+    /// Facilitators set the circle's norms: a new version members accept.
+    CircleNormsSet = "circle.norms.set" (SetNorms) -> EventResult;
+    /// Accept the current norms, before joining or before posting again.
+    CircleNormsAccept = "circle.norms.accept" (AcceptNorms) -> EventResult;
     CircleSubscribe = "circle.subscribe" (Subscribe) -> Subscribed;
     CircleUnsubscribe = "circle.unsubscribe" (CircleRef) -> Empty;
     CircleHistory = "circle.history" (History) -> Events;
@@ -226,6 +230,29 @@ pub struct Invite {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Members {
     pub members: Vec<Member>,
+    /// The circle's current norms, absent until a facilitator sets some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norms: Option<Norms>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetNorms {
+    pub circle: String,
+    /// The whole text of the new norms (Markdown).
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptNorms {
+    pub circle: String,
+    /// The version being accepted: it must be the current one, so nobody
+    /// accepts text they have not seen.
+    pub version: u64,
+    /// For a private circle one is not yet a member of: a valid invite code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

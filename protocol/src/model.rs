@@ -103,6 +103,21 @@ pub struct Member {
     /// Connected to the server right now.
     pub online: bool,
     pub joined_at: Millis,
+    /// The version of the circle's norms this member last accepted (0: none).
+    #[serde(default)]
+    pub accepted_norms: u64,
+}
+
+/// A circle's norms: how its members agree to work together. Each change
+/// is a new version; joining or posting needs the current one accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Norms {
+    /// 1 for the first norms, then one more with each change.
+    pub version: u64,
+    pub text: String,
+    /// The facilitator who set this version.
+    pub set_by: String,
+    pub at: Millis,
 }
 
 /// A problem in a list, with how far its thread has come.

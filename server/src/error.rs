@@ -1,6 +1,7 @@
 //! The error every request handler returns: a kind from the protocol and a
 //! sentence for the person who will read it.
 
+use circles_protocol::model::Norms;
 use circles_protocol::{ErrorKind, ErrorObject};
 
 use crate::store::StoreError;
@@ -12,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     /// With `rate_limited`: when the request would be taken.
     pub retry_after_ms: Option<u64>,
+    /// With `forbidden` for norms not yet accepted: the norms to show.
+    pub norms: Option<Box<Norms>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -22,6 +25,19 @@ impl ApiError {
             kind,
             message: message.into(),
             retry_after_ms: None,
+            norms: None,
+        }
+    }
+
+    /// Refuses `author` until they accept `norms`: the message says how,
+    /// and the norms travel along for the client to show.
+    pub fn norms_unaccepted(slug: &str, doing: &str, norms: &Norms) -> Self {
+        ApiError {
+            norms: Some(Box::new(norms.clone())),
+            ..ApiError::forbidden(format!(
+                "accept the norms of {slug} (version {}) before {doing}: read them, then call circle.norms.accept with that version",
+                norms.version
+            ))
         }
     }
 
@@ -75,6 +91,7 @@ impl ApiError {
         let mut object = ErrorObject::new(self.kind, self.message.clone());
         if let Some(data) = object.data.as_mut() {
             data.retry_after_ms = self.retry_after_ms;
+            data.norms = self.norms.as_deref().cloned();
         }
         object
     }

@@ -9,6 +9,8 @@ pub const MAX_SUMMARY_CHARS: usize = 1000;
 /// A reflection's `usefulness`.
 pub const USEFULNESS: std::ops::RangeInclusive<u8> = 1..=5;
 pub const MAX_TAGS: usize = 8;
+/// A circle's norms: a page of text, not a handbook.
+pub const MAX_NORMS_BYTES: usize = 8 * 1024;
 /// The most problems a meeting's agenda may name.
 pub const MAX_AGENDA: usize = 20;
 pub const MAX_TAG_CHARS: usize = 32;

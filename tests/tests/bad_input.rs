@@ -435,6 +435,14 @@ async fn requests_before_sign_in_are_unauthenticated() {
         ("circle.invite", json!({"circle": "lib"})),
         ("circle.members", json!({"circle": "lib"})),
         ("circle.remove", json!({"circle": "lib", "member": "ana"})),
+        (
+            "circle.norms.set",
+            json!({"circle": "lib", "text": "Be kind."}),
+        ),
+        (
+            "circle.norms.accept",
+            json!({"circle": "lib", "version": 1}),
+        ),
         ("circle.subscribe", json!({"circle": "lib", "since": 0})),
         ("circle.unsubscribe", json!({"circle": "lib"})),
         ("circle.history", json!({"circle": "lib"})),

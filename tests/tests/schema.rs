@@ -271,6 +271,12 @@ async fn schema_validates_live_traffic() {
             "problem.export",
             json!({"circle": "cataloguers", "problem": problem, "anonymise": true}),
         ),
+        (
+            33,
+            "circle.norms.set",
+            json!({"circle": "cataloguers", "text": "Critique the plan, not the person."}),
+        ),
+        (34, "circle.members", json!({"circle": "cataloguers"})),
     ] {
         let response = call(&mut ana, id, method, &params).await;
         contract.success(method, &params, &response);
@@ -286,7 +292,9 @@ async fn schema_validates_live_traffic() {
         &json!({"circle": "cataloguers", "problem": problem, "body": "b", "stance": "rant"}),
         "an unknown stance",
     );
-    for kind in ["critique", "accept", "resolve", "reflect", "meeting"] {
+    for kind in [
+        "critique", "accept", "resolve", "reflect", "meeting", "norms",
+    ] {
         let notification = ana
             .next_matching(&format!("the {kind} event"), |n| {
                 (n.method == notify::EVENT && n.params["event"]["kind"] == kind).then(|| n.clone())
@@ -299,6 +307,20 @@ async fn schema_validates_live_traffic() {
     // Errors: an application error, bad params, and a frame that is not JSON.
     let missing = call(&mut ana, 10, "circle.join", &json!({"circle": "nowhere"})).await;
     assert_eq!(contract.error(&missing), "not_found");
+    // Norms changed since accepting: the error carries the norms to show.
+    let stale = call(
+        &mut ana,
+        12,
+        "circle.norms.accept",
+        &json!({"circle": "cataloguers", "version": 7}),
+    )
+    .await;
+    assert_eq!(contract.error(&stale), "conflict");
+    assert_eq!(
+        stale["error"]["data"]["norms"]["version"],
+        json!(1),
+        "{stale}"
+    );
     let typo = json!({"slug": "c2", "name": "C", "visibilty": "private"});
     contract.assert_invalid(
         &contract.doc["methods"]["circle.create"]["params"],

@@ -384,6 +384,17 @@ impl Timeline {
                 }
                 self.activity(event, text);
             }
+            EventBody::Norms { version, .. } => {
+                let text = format!(
+                    "{} set the circle's norms (version {version})",
+                    event.author
+                );
+                self.activity(event, text);
+            }
+            EventBody::NormsAccept { version } => {
+                let text = format!("{} accepted the norms (version {version})", event.author);
+                self.activity(event, text);
+            }
             EventBody::Leave {} => self.activity(event, format!("{} left", event.author)),
             EventBody::Remove { member, reason } => {
                 let text = match reason {

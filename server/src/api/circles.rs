@@ -1,23 +1,24 @@
-//! `circle.*` for membership: create, list, join, leave, invite, members, remove.
+//! `circle.*` for membership: create, list, join, leave, invite, members,
+//! remove, and the norms members accept.
 
 use std::sync::Arc;
 
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::methods::{
-    CircleRef, CircleResult, Circles, CreateCircle, Empty, EventResult, Invite, JoinCircle,
-    Members, RemoveMember,
+    AcceptNorms, CircleRef, CircleResult, Circles, CreateCircle, Empty, EventResult, Invite,
+    JoinCircle, Members, RemoveMember, SetNorms,
 };
 use circles_protocol::model::{CircleInfo, Role, Visibility};
 use uuid::Uuid;
 
 use super::signed_in;
 use crate::App;
-use crate::circle::Draft;
+use crate::circle::{CircleHandle, Draft};
 use crate::credentials::new_invite_code;
 use crate::error::{ApiError, ApiResult};
 use crate::session::Session;
 use crate::store::{CircleRecord, InviteRecord, StoreError, now_millis};
-use crate::validate;
+use crate::validate::{self, MAX_NORMS_BYTES};
 
 /// How long an invite code works.
 const INVITE_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
@@ -95,21 +96,7 @@ pub async fn list(s: &mut Session) -> ApiResult<Circles> {
 pub async fn join(s: &mut Session, p: JoinCircle) -> ApiResult<CircleResult> {
     let handle = signed_in(s)?.handle.clone();
     let circle = s.app.circles.by_slug(&p.circle)?;
-    let invited = match &p.invite {
-        None => false,
-        Some(code) => {
-            let valid = s.app.store.invite(code.trim())?.is_some_and(|invite| {
-                invite.circle == circle.id && invite.expires_at > now_millis()
-            });
-            if !valid {
-                return Err(ApiError::forbidden(format!(
-                    "that invite code is not valid for {} (wrong or expired); ask a facilitator for a new one",
-                    p.circle
-                )));
-            }
-            true
-        }
-    };
+    let invited = check_invite_code(&s.app, &circle, p.invite.as_deref())?;
     s.app
         .circles
         .append(circle.id, &handle, Draft::Join { invited })
@@ -125,6 +112,46 @@ pub async fn join(s: &mut Session, p: JoinCircle) -> ApiResult<CircleResult> {
     let circle = info(&s.app, &record, &handle, role)?;
     let circle = with_mentions(&s.app, circle, &handle).await?;
     Ok(CircleResult { circle })
+}
+
+/// Whether `code` (if any) is a valid invite to `circle`; a wrong one is refused.
+fn check_invite_code(app: &App, circle: &CircleHandle, code: Option<&str>) -> ApiResult<bool> {
+    let Some(code) = code else { return Ok(false) };
+    let valid = app
+        .store
+        .invite(code.trim())?
+        .is_some_and(|invite| invite.circle == circle.id && invite.expires_at > now_millis());
+    if !valid {
+        return Err(ApiError::forbidden(format!(
+            "that invite code is not valid for {} (wrong or expired); ask a facilitator for a new one",
+            circle.slug
+        )));
+    }
+    Ok(true)
+}
+
+pub async fn set_norms(s: &mut Session, p: SetNorms) -> ApiResult<EventResult> {
+    let handle = signed_in(s)?.handle.clone();
+    let text = validate::body("text", &p.text, true, MAX_NORMS_BYTES)?;
+    let circle = s.app.circles.by_slug(&p.circle)?;
+    let event = s
+        .app
+        .circles
+        .append(circle.id, &handle, Draft::Norms { text })
+        .await?;
+    Ok(EventResult { event })
+}
+
+pub async fn accept_norms(s: &mut Session, p: AcceptNorms) -> ApiResult<EventResult> {
+    let handle = signed_in(s)?.handle.clone();
+    let circle = s.app.circles.by_slug(&p.circle)?;
+    let invited = check_invite_code(&s.app, &circle, p.invite.as_deref())?;
+    let draft = Draft::NormsAccept {
+        version: p.version,
+        invited,
+    };
+    let event = s.app.circles.append(circle.id, &handle, draft).await?;
+    Ok(EventResult { event })
 }
 
 pub async fn leave(s: &mut Session, p: CircleRef) -> ApiResult<Empty> {
@@ -162,18 +189,20 @@ pub async fn invite(s: &mut Session, p: CircleRef) -> ApiResult<Invite> {
 pub async fn members(s: &mut Session, p: CircleRef) -> ApiResult<Members> {
     let handle = signed_in(s)?.handle.clone();
     let circle = s.app.circles.by_slug(&p.circle)?;
-    let mut members = s
+    let (mut members, norms) = s
         .app
         .circles
         .inspect(circle.id, move |state| {
-            state.check_read(&handle).map(|()| state.members())
+            state
+                .check_read(&handle)
+                .map(|()| (state.members(), state.norms().cloned()))
         })
         .await??;
     for member in &mut members {
         member.display_name = s.app.display_name(&member.handle);
         member.online = s.app.is_online(&member.handle);
     }
-    Ok(Members { members })
+    Ok(Members { members, norms })
 }
 
 pub async fn remove(s: &mut Session, p: RemoveMember) -> ApiResult<EventResult> {

@@ -183,6 +183,12 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
         m::CircleRemove::NAME => {
             call::<m::CircleRemove, _>(params, |p| circles::remove(s, p)).await
         }
+        m::CircleNormsSet::NAME => {
+            call::<m::CircleNormsSet, _>(params, |p| circles::set_norms(s, p)).await
+        }
+        m::CircleNormsAccept::NAME => {
+            call::<m::CircleNormsAccept, _>(params, |p| circles::accept_norms(s, p)).await
+        }
         m::CircleSubscribe::NAME => {
             call::<m::CircleSubscribe, _>(params, |p| reading::subscribe(s, p)).await
         }

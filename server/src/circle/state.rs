@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use circles_protocol::Millis;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
-    CritiqueView, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread,
+    CritiqueView, MeetingView, Member, Norms, ProblemStatus, ProblemSummary, ProblemThread,
     ReflectionView, Resolution, Role, Stance, Visibility,
 };
 use uuid::Uuid;
@@ -63,6 +63,15 @@ pub enum Draft {
         starts_at: Millis,
         agenda: Vec<Uuid>,
         title: Option<String>,
+    },
+    /// Facilitators only; the next version number is worked out here.
+    Norms {
+        text: String,
+    },
+    /// `invited`: the caller checked a valid invite code for this circle.
+    NormsAccept {
+        version: u64,
+        invited: bool,
     },
     /// `invited`: the caller checked a valid invite code for this circle.
     Join {
@@ -181,6 +190,11 @@ pub struct CircleState {
     meetings: Vec<MeetingView>,
     /// Whom posts mention, and each member's mentions.
     pub mentions: Mentions,
+    /// The current norms, if a facilitator set any.
+    norms: Option<Norms>,
+    /// The norms version each person last accepted, members or not (one
+    /// may accept before joining; leaving keeps it for coming back).
+    accepted_norms: HashMap<String, u64>,
 }
 
 impl CircleState {
@@ -194,6 +208,8 @@ impl CircleState {
             problems: Vec::new(),
             meetings: Vec::new(),
             mentions: Mentions::default(),
+            norms: None,
+            accepted_norms: HashMap::new(),
         }
     }
 
@@ -228,6 +244,31 @@ impl CircleState {
         self.role_of(handle).ok_or_else(|| {
             ApiError::forbidden(format!("join {} before posting in it", self.record.slug))
         })
+    }
+
+    /// Members may post once they have accepted the current norms.
+    fn check_poster(&self, handle: &str) -> ApiResult<Role> {
+        let role = self.check_member(handle)?;
+        self.check_norms(handle, "posting")?;
+        Ok(role)
+    }
+
+    fn check_norms(&self, handle: &str, doing: &str) -> ApiResult<()> {
+        match &self.norms {
+            Some(norms) if self.accepted_norms(handle) < norms.version => {
+                Err(ApiError::norms_unaccepted(&self.record.slug, doing, norms))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The norms version `handle` last accepted (0: none).
+    pub fn accepted_norms(&self, handle: &str) -> u64 {
+        self.accepted_norms.get(handle).copied().unwrap_or(0)
+    }
+
+    pub fn norms(&self) -> Option<&Norms> {
+        self.norms.as_ref()
     }
 
     fn check_facilitator(&self, handle: &str, action: &str) -> ApiResult<()> {
@@ -297,12 +338,48 @@ impl CircleState {
                         ),
                     ));
                 }
+                self.check_norms(author, "joining")?;
                 let role = if self.members.0.is_empty() {
                     Role::Facilitator
                 } else {
                     Role::Member
                 };
                 Ok(EventBody::Join { role })
+            }
+            Draft::Norms { text } => {
+                self.check_facilitator(author, "set the norms")?;
+                if self.norms.as_ref().is_some_and(|n| n.text == text) {
+                    return Err(ApiError::conflict(format!(
+                        "those are already the norms of {slug}"
+                    )));
+                }
+                let version = self.norms.as_ref().map_or(1, |n| n.version + 1);
+                Ok(EventBody::Norms { version, text })
+            }
+            Draft::NormsAccept { version, invited } => {
+                if !invited {
+                    self.check_read(author)?;
+                }
+                let Some(norms) = &self.norms else {
+                    return Err(ApiError::not_found(format!(
+                        "{slug} has no norms to accept"
+                    )));
+                };
+                if version != norms.version {
+                    return Err(ApiError {
+                        norms: Some(Box::new(norms.clone())),
+                        ..ApiError::conflict(format!(
+                            "the norms of {slug} are at version {} now, not {version}: read them and accept that version",
+                            norms.version
+                        ))
+                    });
+                }
+                if self.accepted_norms(author) >= version {
+                    return Err(ApiError::conflict(format!(
+                        "you already accepted version {version} of the norms of {slug}"
+                    )));
+                }
+                Ok(EventBody::NormsAccept { version })
             }
             Draft::Leave => {
                 if !self.is_member(author) {
@@ -330,7 +407,7 @@ impl CircleState {
                 }
             }
             Draft::Problem { title, body, tags } => {
-                self.check_member(author)?;
+                self.check_poster(author)?;
                 Ok(EventBody::Problem { title, body, tags })
             }
             Draft::Critique {
@@ -338,7 +415,7 @@ impl CircleState {
                 body,
                 stance,
             } => {
-                self.check_member(author)?;
+                self.check_poster(author)?;
                 self.live_problem(problem)?;
                 Ok(EventBody::Critique {
                     problem,
@@ -347,11 +424,11 @@ impl CircleState {
                 })
             }
             Draft::Note { body } => {
-                self.check_member(author)?;
+                self.check_poster(author)?;
                 Ok(EventBody::Note { body })
             }
             Draft::Edit { post, title, body } => {
-                self.check_member(author)?;
+                self.check_poster(author)?;
                 let target = self.post(post)?;
                 if target.author != author {
                     return Err(ApiError::forbidden("only the author can edit a post"));
@@ -388,7 +465,7 @@ impl CircleState {
                 helpful,
                 summary,
             } => {
-                self.check_member(author)?;
+                self.check_poster(author)?;
                 let target = self.live_problem(problem)?;
                 if target.author != author {
                     return Err(ApiError::forbidden(
@@ -455,7 +532,7 @@ impl CircleState {
                 text,
                 usefulness,
             } => {
-                self.check_member(author)?;
+                self.check_poster(author)?;
                 let target = self.live_problem(problem)?;
                 if target.resolution.is_none() {
                     return Err(ApiError::conflict(
@@ -525,6 +602,19 @@ impl CircleState {
                 self.removed.remove(author);
             }
             EventBody::Leave {} => {}
+            EventBody::Norms { version, text } => {
+                self.norms = Some(Norms {
+                    version: *version,
+                    text: text.clone(),
+                    set_by: author.to_owned(),
+                    at: event.at,
+                });
+                self.accepted_norms.insert(author.to_owned(), *version);
+            }
+            EventBody::NormsAccept { version } => {
+                let accepted = self.accepted_norms.entry(author.to_owned()).or_default();
+                *accepted = (*accepted).max(*version);
+            }
             EventBody::Remove { member, .. } => {
                 self.removed.insert(member.clone());
             }
@@ -732,6 +822,7 @@ impl CircleState {
                 role: m.role,
                 online: false,
                 joined_at: m.joined_at,
+                accepted_norms: self.accepted_norms(&m.handle),
             })
             .collect()
     }
@@ -1022,6 +1113,88 @@ mod tests {
             text: "Banners work better than signs.".into(),
             usefulness,
         }
+    }
+
+    fn norms(text: &str) -> Draft {
+        Draft::Norms { text: text.into() }
+    }
+
+    fn accept(version: u64) -> Draft {
+        Draft::NormsAccept {
+            version,
+            invited: false,
+        }
+    }
+
+    #[test]
+    fn norms_are_versioned_and_must_be_accepted_to_join_and_post() {
+        let mut log = Log::new(Visibility::Public, 10);
+        log.ok("bob", Draft::Join { invited: false });
+        assert_eq!(log.err("bob", norms("be kind")), ErrorKind::Forbidden);
+        // Setting the norms accepts them; nobody else has yet.
+        let set = log.ok("ana", norms("Critique the plan, not the person."));
+        assert_eq!(
+            set.body,
+            EventBody::Norms {
+                version: 1,
+                text: "Critique the plan, not the person.".into()
+            }
+        );
+        log.ok("ana", problem("ana may still post"));
+        let refused = log.try_append("bob", problem("p")).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Forbidden);
+        assert!(
+            refused
+                .message
+                .contains("accept the norms of c (version 1)")
+        );
+        assert_eq!(refused.norms.as_ref().map(|n| n.version), Some(1));
+        // Joining needs them too, and one may accept before joining.
+        assert_eq!(
+            log.err("cy", Draft::Join { invited: false }),
+            ErrorKind::Forbidden
+        );
+        log.ok("cy", accept(1));
+        log.ok("cy", Draft::Join { invited: false });
+        log.ok("cy", problem("cy posts"));
+        // Only the current version, once.
+        assert_eq!(log.err("bob", accept(2)), ErrorKind::Conflict);
+        log.ok("bob", accept(1));
+        assert_eq!(log.err("bob", accept(1)), ErrorKind::Conflict);
+        log.ok("bob", problem("bob posts"));
+        // A change asks everyone but its author again.
+        assert_eq!(
+            log.err("ana", norms("Critique the plan, not the person.")),
+            ErrorKind::Conflict
+        );
+        log.ok("ana", norms("Critique the plan. Say what worked for you."));
+        assert_eq!(log.err("bob", problem("again")), ErrorKind::Forbidden);
+        let members = log.state.members();
+        let accepted: Vec<(&str, u64)> = members
+            .iter()
+            .map(|m| (m.handle.as_str(), m.accepted_norms))
+            .collect();
+        assert_eq!(accepted, [("ana", 2), ("bob", 1), ("cy", 1)]);
+        log.ok("bob", accept(2));
+        log.ok("bob", problem("bob again"));
+        // Leaving and metoo are not posts: they never wait for the norms.
+        log.ok("cy", Draft::Leave);
+    }
+
+    #[test]
+    fn private_norms_are_accepted_only_by_members_or_with_an_invite() {
+        let mut log = Log::new(Visibility::Private, 10);
+        assert_eq!(log.err("ana", accept(1)), ErrorKind::NotFound);
+        log.ok("ana", norms("What is said here stays here."));
+        assert_eq!(log.err("eve", accept(1)), ErrorKind::Forbidden);
+        log.ok(
+            "eve",
+            Draft::NormsAccept {
+                version: 1,
+                invited: true,
+            },
+        );
+        log.ok("eve", Draft::Join { invited: true });
     }
 
     #[test]
