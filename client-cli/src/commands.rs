@@ -22,6 +22,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Whether output may use terminal emphasis (bold): stdout is a terminal.
+    pub fn emphasis(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.json && std::io::stdout().is_terminal()
+    }
+
     pub fn new(cli: &Cli) -> CliResult<Ctx> {
         let saved = Saved::load()?;
         let server = cli
@@ -263,7 +269,22 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 body,
                 tags,
             };
-            posted(&ctx, connection.call::<m::PostProblem>(params).await?);
+            let posted_problem = connection.call::<m::PostProblem>(params).await?;
+            if ctx.json {
+                output::json(&posted_problem);
+            } else {
+                let similar = posted_problem.similar;
+                posted(
+                    &ctx,
+                    m::EventResult {
+                        event: posted_problem.event,
+                    },
+                );
+                if !similar.is_empty() {
+                    println!("Similar problems in other circles:");
+                    print!("{}", output::search_hits(&similar, ctx.emphasis()));
+                }
+            }
         }
         Command::Critique {
             slug,

@@ -4,8 +4,8 @@ use circles_protocol::Millis;
 use circles_protocol::duration::spoken;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
-    CircleInfo, Digest, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread, Role,
-    Stats, StatsProblem, Visibility,
+    CircleInfo, Digest, HitKind, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread,
+    Role, SearchHit, SnippetPart, Stats, StatsProblem, Visibility,
 };
 use serde::Serialize;
 
@@ -529,4 +529,54 @@ fn problem_list(out: &mut Vec<String>, heading: &str, problems: &[StatsProblem])
             time(p.at)
         ));
     }
+}
+
+/// Search hits, two lines each: where and what, then the matching text with
+/// the matching words in bold (`emphasis`: a terminal) or `*marked*`.
+pub fn search_hits(hits: &[SearchHit], emphasis: bool) -> String {
+    let mut out = String::new();
+    if hits.is_empty() {
+        outln!(out, "Nothing found.");
+        return out;
+    }
+    let width = hits.iter().map(|h| h.circle.len()).max().unwrap_or(0);
+    for hit in hits {
+        let status = match hit.status {
+            ProblemStatus::Open => "open",
+            ProblemStatus::Resolved => "resolved",
+        };
+        let what = match hit.kind {
+            HitKind::Problem => format!("problem {}", short(&hit.id)),
+            HitKind::Critique => format!(
+                "critique {} on problem {}",
+                short(&hit.id),
+                short(&hit.problem)
+            ),
+        };
+        outln!(
+            out,
+            "{:<width$}  {what} ({status}): {}",
+            hit.circle,
+            hit.title
+        );
+        let mut text = String::new();
+        for SnippetPart { text: part, hit } in &hit.snippet {
+            match (hit, emphasis) {
+                (true, true) => text.push_str(&format!("\x1b[1m{part}\x1b[0m")),
+                (true, false) => text.push_str(&format!("*{part}*")),
+                (false, _) => text.push_str(part),
+            }
+        }
+        // One line: the post's own line breaks become spaces.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        outln!(
+            out,
+            "{:<width$}  {} {}: {}",
+            "",
+            hit.author,
+            time(hit.at),
+            text
+        );
+    }
+    out
 }

@@ -13,7 +13,7 @@ use crate::Millis;
 use crate::event::Event;
 use crate::model::{
     AuditEntry, CircleInfo, Digest, Member, Norms, ProblemStatus, ProblemSummary, ProblemThread,
-    Stance, Stats, UserInfo, Visibility,
+    SearchHit, Stance, Stats, UserInfo, Visibility,
 };
 
 /// Ties a method name to its params and result types.
@@ -89,7 +89,8 @@ methods! {
     CircleUnsubscribe = "circle.unsubscribe" (CircleRef) -> Empty;
     CircleHistory = "circle.history" (History) -> Events;
     CircleRead = "circle.read" (MarkRead) -> ReadMarker;
-    PostProblem = "post.problem" (NewProblem) -> EventResult;
+    /// Bring a problem; the answer names similar problems in other circles.
+    PostProblem = "post.problem" (NewProblem) -> ProblemPosted;
     PostCritique = "post.critique" (NewCritique) -> EventResult;
     PostNote = "post.note" (NewNote) -> EventResult;
     PostEdit = "post.edit" (EditPost) -> EventResult;
@@ -111,6 +112,8 @@ methods! {
     CircleStats = "circle.stats" (StatsWindow) -> StatsResult;
     /// A resolved problem as a Markdown case study, optionally anonymised.
     ProblemExport = "problem.export" (ExportProblem) -> CaseStudy;
+    /// Problems and critiques the caller may read that match a query, best first.
+    Search = "search" (SearchQuery) -> SearchResults;
     /// Admins: the server's accounts, in handle order, a page at a time.
     AdminUsers = "admin.users" (ListUsers) -> Users;
     /// Admins: suspend an account; its sessions end at once and it cannot sign in.
@@ -484,6 +487,37 @@ pub struct ExportProblem {
     pub anonymise: Option<bool>,
 }
 
+/// `post.problem`'s answer: the problem's event, and problems like it
+/// elsewhere that the author may read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProblemPosted {
+    pub event: Event,
+    /// Up to 5 problems from other circles the author may read, most
+    /// similar first (resolved ones show what helped there); may be empty.
+    #[serde(default)]
+    pub similar: Vec<SearchHit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Words to find (stemmed: "catalogues" finds "catalogue"); "quoted
+    /// phrases", `+must` and `-exclude` work too. 1 to 500 characters.
+    pub query: String,
+    /// Only in this circle (a slug); default: every circle you may read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circle: Option<String>,
+    /// At most this many hits (1 to 50; default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchResults {
+    /// Best match first.
+    pub hits: Vec<SearchHit>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CaseStudy {
     /// The case study as a Markdown document, ending with a newline.
@@ -613,7 +647,17 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ALL.len());
-        assert!(ALL.iter().all(|n| n.contains('.')));
+        // `search` spans every circle, so it has no namespace (its name is
+        // fixed by the design of the learning-circle features).
+        assert!(
+            ALL.iter()
+                .filter(|n| **n != Search::NAME)
+                .all(|n| n.contains('.'))
+        );
+        assert!(
+            ALL.iter()
+                .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '.'))
+        );
         assert_eq!(<CircleSubscribe as Method>::NAME, "circle.subscribe");
     }
 

@@ -364,3 +364,44 @@ pub struct StatsBucket {
     pub raised: u32,
     pub resolved: u32,
 }
+
+/// What a search hit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    Problem,
+    Critique,
+}
+
+/// A problem or critique that matches a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchHit {
+    /// The circle's slug.
+    pub circle: String,
+    pub kind: HitKind,
+    /// The post's id.
+    pub id: Uuid,
+    /// The problem it belongs to: itself, or the one it critiques.
+    pub problem: Uuid,
+    /// That problem's title.
+    pub title: String,
+    /// That problem's status.
+    pub status: ProblemStatus,
+    pub author: String,
+    pub at: Millis,
+    /// The post's seq in its circle's log.
+    pub seq: u64,
+    /// How well it matches (BM25; only comparable within one answer).
+    pub score: f32,
+    /// Where it matches: a stretch of the post's text (about 200
+    /// characters), with the matching words marked `hit`.
+    pub snippet: Vec<SnippetPart>,
+}
+
+/// A piece of a search snippet: show `text`, emphasised when `hit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hit: bool,
+}

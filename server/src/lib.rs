@@ -8,6 +8,7 @@
 //! - [`metrics`]: the counters, gauges and histograms `/metrics` serves.
 //! - [`session`]: a task per connection; [`api`] parses and dispatches its requests.
 //! - [`circle`]: a task per active circle that owns its log, seq and subscribers.
+//! - [`search`]: the full-text index of problems and critiques, fed from the logs.
 //! - [`store`]: sled behind a small API, with group commit for durability;
 //!   `store::backup` dumps and restores it, [`export`] renders one circle's history.
 //! - [`presence`], [`credentials`], [`validate`], [`error`]: the pieces they share.
@@ -27,6 +28,7 @@ mod http;
 mod listener;
 pub mod metrics;
 mod presence;
+pub mod search;
 pub mod session;
 pub mod store;
 mod throttle;
@@ -61,6 +63,8 @@ pub struct App {
     pub config: Config,
     pub store: Arc<Store>,
     pub circles: Arc<Circles>,
+    /// Open only in a serving server ([`run`] starts it).
+    pub search: Arc<search::Search>,
     /// Cancelled when the server stops.
     pub shutdown: CancellationToken,
     /// Connections and circle tasks, awaited at shutdown.
@@ -84,14 +88,17 @@ impl App {
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let metrics = Arc::new(metrics::Metrics::default());
+        let search = Arc::new(search::Search::new(config.data_dir.join("search")));
         Arc::new(App {
             circles: Circles::new(
                 Arc::clone(&store),
+                Arc::clone(&search),
                 Arc::clone(&metrics),
                 tracker.clone(),
                 stop.clone(),
             ),
             store,
+            search,
             shutdown: stop,
             tracker,
             hashing: Semaphore::new(4),
@@ -171,6 +178,8 @@ pub async fn run(
         .local_addr()
         .context("reading the listening address")?;
     let app = App::new(config, store);
+    app.search
+        .start(Arc::clone(&app.store), &app.tracker, app.shutdown.clone())?;
     control::listen(&app);
     // Only now: a supervisor waiting for this line may rely on the store
     // being open and the control socket taking commands.

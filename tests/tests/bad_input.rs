@@ -480,6 +480,7 @@ async fn requests_before_sign_in_are_unauthenticated() {
         ("circle.digest", json!({"circle": "lib"})),
         ("circle.stats", json!({"circle": "lib"})),
         ("problem.export", json!({"circle": "lib", "problem": p})),
+        ("search", json!({"query": "catalogue"})),
         ("admin.users", json!({})),
         ("admin.suspend", json!({"handle": "ana"})),
         ("admin.unsuspend", json!({"handle": "ana"})),

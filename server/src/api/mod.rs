@@ -9,6 +9,7 @@ mod circles;
 mod posts;
 mod reading;
 mod reports;
+mod search;
 
 use std::future::Future;
 
@@ -230,6 +231,7 @@ async fn dispatch(session: &mut Session, method: &str, params: Option<Value>) ->
         m::ProblemExport::NAME => {
             call::<m::ProblemExport, _>(params, |p| reports::case_study(s, p)).await
         }
+        m::Search::NAME => call::<m::Search, _>(params, |p| search::search(s, p)).await,
         m::AdminUsers::NAME => call::<m::AdminUsers, _>(params, |p| admin::users(s, p)).await,
         m::AdminSuspend::NAME => call::<m::AdminSuspend, _>(params, |p| admin::suspend(s, p)).await,
         m::AdminUnsuspend::NAME => {

@@ -5,7 +5,7 @@
 
 use circles_protocol::methods::{
     AcceptCritique, EditPost, EventResult, NewCritique, NewNote, NewProblem, NewReflection,
-    PostRef, ProblemRef, Resolve, ScheduleMeeting,
+    PostRef, ProblemPosted, ProblemRef, Resolve, ScheduleMeeting,
 };
 
 use circles_protocol::event::Event;
@@ -59,13 +59,23 @@ async fn notify_mentioned(app: &App, circle: &CircleHandle, event: &Event) {
     }
 }
 
-pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<EventResult> {
+/// A new problem, and problems like it elsewhere that its author may read:
+/// someone somewhere may have solved it already.
+pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<ProblemPosted> {
+    let title = validate::line("title", &p.title, MAX_TITLE_CHARS)?;
+    let body = validate::body("body", &p.body, false, s.app.config.max_post_bytes)?;
+    let text = format!("{title}\n{body}");
     let draft = Draft::Problem {
-        title: validate::line("title", &p.title, MAX_TITLE_CHARS)?,
-        body: validate::body("body", &p.body, false, s.app.config.max_post_bytes)?,
+        title,
+        body,
         tags: validate::tags(p.tags)?,
     };
-    append(s, &p.circle, draft).await
+    let EventResult { event } = append(s, &p.circle, draft).await?;
+    // The problem stands either way: a search that fails only leaves the list empty.
+    let similar = super::search::similar_elsewhere(s, &p.circle, text)
+        .await
+        .unwrap_or_default();
+    Ok(ProblemPosted { event, similar })
 }
 
 pub async fn critique(s: &mut Session, p: NewCritique) -> ApiResult<EventResult> {

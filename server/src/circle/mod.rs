@@ -18,10 +18,11 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use crate::search::Search;
 use crate::store::Store;
 pub use state::{CircleState, Draft};
 use task::CircleTask;
-pub use task::{CircleHandle, Command, GoLive, Subscriber};
+pub use task::{CircleHandle, Command, GoLive, Services, Subscriber};
 
 /// Commands queued for one circle before senders wait.
 const INBOX: usize = 256;
@@ -31,6 +32,7 @@ const ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub struct Circles {
     store: Arc<Store>,
+    search: Arc<Search>,
     metrics: Arc<Metrics>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -41,12 +43,14 @@ pub struct Circles {
 impl Circles {
     pub fn new(
         store: Arc<Store>,
+        search: Arc<Search>,
         metrics: Arc<Metrics>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(Circles {
             store,
+            search,
             metrics,
             tracker,
             shutdown,
@@ -107,8 +111,11 @@ impl Circles {
         };
         let task = CircleTask::run(
             record,
-            Arc::clone(&self.store),
-            Arc::clone(&self.metrics),
+            Services {
+                store: Arc::clone(&self.store),
+                search: Arc::clone(&self.search),
+                metrics: Arc::clone(&self.metrics),
+            },
             handle.clone(),
             rx,
             unload,

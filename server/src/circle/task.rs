@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::state::{CircleState, Draft, erase};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use crate::search::Search;
 use crate::session::{Kill, Outbound};
 use crate::store::{Append, CircleRecord, Store, StoreResult, now_millis};
 
@@ -53,6 +54,14 @@ pub enum GoLive {
     },
     /// The subscription is no longer registered (replaced or ended).
     Gone,
+}
+
+/// What every circle task shares with the rest of the server.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub store: Arc<Store>,
+    pub search: Arc<Search>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub type Inspect = Box<dyn FnOnce(&CircleState) + Send>;
@@ -125,6 +134,7 @@ pub struct CircleTask {
     /// Set when the store failed under this task: it stops and is reloaded.
     broken: bool,
     store: Arc<Store>,
+    search: Arc<Search>,
     metrics: Arc<Metrics>,
     handle: CircleHandle,
     subscribers: HashMap<u64, Subscription>,
@@ -140,8 +150,11 @@ impl CircleTask {
     /// been idle for a while and `unload` agrees it may go.
     pub async fn run(
         record: CircleRecord,
-        store: Arc<Store>,
-        metrics: Arc<Metrics>,
+        Services {
+            store,
+            search,
+            metrics,
+        }: Services,
         handle: CircleHandle,
         mut rx: mpsc::Receiver<Command>,
         unload: impl Fn() -> bool + Send,
@@ -165,6 +178,7 @@ impl CircleTask {
             state,
             broken: false,
             store,
+            search,
             metrics,
             handle,
             subscribers: HashMap::new(),
@@ -248,6 +262,7 @@ impl CircleTask {
             .delete_circle(&self.state.record)?
             .durable()
             .await?;
+        self.search.grew(self.handle.id, 0);
         let frame = notice_frame(Notice::CircleDeleted(CircleDeletedNotice {
             circle: self.state.record.slug.clone(),
         }));
@@ -401,6 +416,16 @@ impl CircleTask {
         }
         let seq = done.event.seq;
         self.handle.durable.store(seq, Ordering::Release);
+        if matches!(
+            done.event.body,
+            EventBody::Problem { .. }
+                | EventBody::Critique { .. }
+                | EventBody::Edit { .. }
+                | EventBody::Retract { .. }
+                | EventBody::Resolve { .. }
+        ) {
+            self.search.grew(self.handle.id, seq);
+        }
         let frame = event_frame(&self.state.record.slug, &done.json);
         if self.recent.len() == RECENT_FRAMES {
             self.recent.pop_front();

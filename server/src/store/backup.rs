@@ -212,6 +212,12 @@ impl Store {
             ("handle_account", &self.handle_account, Part::Records),
             ("slug_circleid", &self.slug_circleid, Part::Derived),
             ("handle_tokenhash", &self.handle_tokenhash, Part::Derived),
+            // The search index is rebuilt from the logs when the server starts.
+            (
+                "circleid_indexedseq",
+                &self.circleid_indexedseq,
+                Part::Derived,
+            ),
             (
                 "circleid_handle_role",
                 &self.circleid_handle_role,

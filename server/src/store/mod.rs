@@ -190,6 +190,8 @@ pub struct Store {
     invite_circle: sled::Tree,
     registration_invite: sled::Tree,
     audit: sled::Tree,
+    /// How far the search index has read each circle's log (see crate::search).
+    circleid_indexedseq: sled::Tree,
     db: sled::Db,
     commit: commit::GroupCommit,
     migrated: Vec<u32>,
@@ -245,6 +247,7 @@ impl Store {
             invite_circle: db.open_tree("invite_circle")?,
             registration_invite: db.open_tree("registration_invite")?,
             audit: db.open_tree("audit")?,
+            circleid_indexedseq: db.open_tree("circleid_indexedseq")?,
             db,
             commit,
             migrated,
@@ -541,6 +544,40 @@ impl Store {
             }
         }
         Ok(page)
+    }
+
+    // ---- how far the search index has read ----
+
+    /// Every circle the search index has read, with the last seq it read.
+    pub fn indexed_seqs(&self) -> StoreResult<Vec<(Uuid, u64)>> {
+        self.circleid_indexedseq
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                let id = Uuid::from_slice(&key)
+                    .map_err(|_| corrupt("circleid_indexedseq", "a key is not a circle id"))?;
+                Ok((id, seq_of(&value)?))
+            })
+            .collect()
+    }
+
+    /// Records that the search index holds `circle`'s log up to `seq`
+    /// (`None`: nothing of it, the circle is gone). Not flushed: after a
+    /// crash the index reads a little again, which it may.
+    pub fn set_indexed_seq(&self, circle: Uuid, seq: Option<u64>) -> StoreResult<()> {
+        match seq {
+            Some(seq) => self
+                .circleid_indexedseq
+                .insert(circle.as_bytes(), &seq.to_be_bytes())?,
+            None => self.circleid_indexedseq.remove(circle.as_bytes())?,
+        };
+        Ok(())
+    }
+
+    /// Forgets how far the index read: it is being rebuilt from scratch.
+    pub fn clear_indexed_seqs(&self) -> StoreResult<()> {
+        self.circleid_indexedseq.clear()?;
+        Ok(())
     }
 
     /// The last `limit` events before `before`, ascending.
