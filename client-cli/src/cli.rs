@@ -75,6 +75,24 @@ pub enum Command {
     Invite { slug: String },
     /// Who is in a circle, and who is online.
     Members { slug: String },
+    /// A circle's norms: how its members agree to work together. Joining
+    /// and posting wait until the current version is accepted.
+    Norms {
+        slug: String,
+        /// Set new norms (facilitators): the text comes from --text, else
+        /// stdin when piped, else $EDITOR.
+        #[arg(long, conflicts_with = "accept")]
+        set: bool,
+        /// The new norms, with --set.
+        #[arg(long, requires = "set")]
+        text: Option<String>,
+        /// Show the current norms and accept them.
+        #[arg(long)]
+        accept: bool,
+        /// With --accept, for a private circle you are about to join: its invite code.
+        #[arg(long, requires = "accept")]
+        invite: Option<String>,
+    },
     /// Bring a problem you are stuck on. The body comes from --body, else from
     /// stdin when piped, else from $EDITOR.
     Problem {

@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Read};
 
 use circles_protocol::ErrorKind;
-use circles_protocol::methods as m;
-use circles_protocol::model::{ProblemStatus, Visibility};
+use circles_protocol::methods::{self as m, Method};
+use circles_protocol::model::{Norms, ProblemStatus, Visibility};
 
 use crate::cli::{Cli, Command};
 use crate::client::{ClientError, Connection, normalize_url};
@@ -199,12 +199,20 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         }
         Command::Join { slug, invite } => {
             let connection = ctx.signed_in().await?;
-            let joined = connection
-                .call::<m::CircleJoin>(m::JoinCircle {
-                    circle: slug,
-                    invite,
-                })
-                .await?;
+            let params = m::JoinCircle {
+                circle: slug.clone(),
+                invite: invite.clone(),
+            };
+            let joined = consenting::<m::CircleJoin>(&connection, &slug, invite.as_deref(), params)
+                .await
+                .map_err(|err| match err {
+                    CliError::Norms { circle, norms, .. } => CliError::Norms {
+                        circle,
+                        norms,
+                        invite,
+                    },
+                    other => other,
+                })?;
             if ctx.json {
                 output::json(&joined);
             } else {
@@ -254,6 +262,64 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 output::members(&members.members)
             }
         }
+        Command::Norms {
+            slug,
+            set: true,
+            text,
+            ..
+        } => {
+            let text = body_input(text, true, "norms text").await?;
+            let connection = ctx.signed_in().await?;
+            let params = m::SetNorms { circle: slug, text };
+            posted(&ctx, connection.call::<m::CircleNormsSet>(params).await?);
+        }
+        Command::Norms {
+            slug,
+            accept: true,
+            invite,
+            ..
+        } => {
+            let connection = ctx.signed_in().await?;
+            let norms = norms_to_accept(&connection, &slug, invite.as_deref()).await?;
+            if !ctx.json {
+                println!("{}", output::norms(&slug, &norms));
+            }
+            let params = m::AcceptNorms {
+                circle: slug,
+                version: norms.version,
+                invite,
+            };
+            posted(&ctx, connection.call::<m::CircleNormsAccept>(params).await?);
+        }
+        Command::Norms { slug, .. } => {
+            let connection = ctx.signed_in().await?;
+            let members = connection
+                .call::<m::CircleMembers>(m::CircleRef {
+                    circle: slug.clone(),
+                })
+                .await?;
+            let me = ctx.saved.handle.as_deref();
+            match &members.norms {
+                _ if ctx.json => output::json(&members.norms),
+                None => println!("{slug} has no norms yet."),
+                Some(norms) => {
+                    print!("{}", output::norms(&slug, norms));
+                    let mine = members
+                        .members
+                        .iter()
+                        .find(|m| Some(m.handle.as_str()) == me);
+                    match mine {
+                        Some(m) if m.accepted_norms >= norms.version => {
+                            println!("\nYou accepted this version.")
+                        }
+                        Some(_) => println!(
+                            "\nYou have not accepted this version yet: `circles norms {slug} --accept`."
+                        ),
+                        None => {}
+                    }
+                }
+            }
+        }
         Command::Problem {
             slug,
             title,
@@ -264,12 +330,13 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             let connection = ctx.signed_in().await?;
             let tags = (!tags.is_empty()).then_some(tags);
             let params = m::NewProblem {
-                circle: slug,
+                circle: slug.clone(),
                 title,
                 body,
                 tags,
             };
-            let posted_problem = connection.call::<m::PostProblem>(params).await?;
+            let posted_problem =
+                consenting::<m::PostProblem>(&connection, &slug, None, params).await?;
             if ctx.json {
                 output::json(&posted_problem);
             } else {
@@ -296,23 +363,25 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
             let body = body_input(body, true, "critique").await?;
             let params = m::NewCritique {
-                circle: slug,
+                circle: slug.clone(),
                 problem,
                 body,
                 stance: stance.map(Into::into),
             };
-            posted(&ctx, connection.call::<m::PostCritique>(params).await?);
+            posted(
+                &ctx,
+                consenting::<m::PostCritique>(&connection, &slug, None, params).await?,
+            );
         }
         Command::Note { slug, text } => {
             let connection = ctx.signed_in().await?;
+            let params = m::NewNote {
+                circle: slug.clone(),
+                body: text,
+            };
             posted(
                 &ctx,
-                connection
-                    .call::<m::PostNote>(m::NewNote {
-                        circle: slug,
-                        body: text,
-                    })
-                    .await?,
+                consenting::<m::PostNote>(&connection, &slug, None, params).await?,
             );
         }
         Command::Resolve {
@@ -330,12 +399,15 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             }
             let helpful = (!ids.is_empty()).then_some(ids);
             let params = m::Resolve {
-                circle: slug,
+                circle: slug.clone(),
                 problem,
                 helpful,
                 summary,
             };
-            posted(&ctx, connection.call::<m::ProblemResolve>(params).await?);
+            posted(
+                &ctx,
+                consenting::<m::ProblemResolve>(&connection, &slug, None, params).await?,
+            );
         }
         Command::Accept {
             slug,
@@ -363,12 +435,15 @@ pub async fn run(cli: Cli) -> CliResult<()> {
             let problem = resolve(&connection.caller(), &slug, &problem, PostKind::Problem).await?;
             let text = body_input(text, true, "reflection").await?;
             let params = m::NewReflection {
-                circle: slug,
+                circle: slug.clone(),
                 problem,
                 text,
                 usefulness,
             };
-            posted(&ctx, connection.call::<m::ProblemReflect>(params).await?);
+            posted(
+                &ctx,
+                consenting::<m::ProblemReflect>(&connection, &slug, None, params).await?,
+            );
         }
         Command::Metoo { slug, problem } => {
             let connection = ctx.signed_in().await?;
@@ -392,12 +467,15 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 _ => Some(body_input(body, false, "post").await?),
             };
             let params = m::EditPost {
-                circle: slug,
+                circle: slug.clone(),
                 post,
                 body,
                 title,
             };
-            posted(&ctx, connection.call::<m::PostEdit>(params).await?);
+            posted(
+                &ctx,
+                consenting::<m::PostEdit>(&connection, &slug, None, params).await?,
+            );
         }
         Command::Retract { slug, post } => {
             let connection = ctx.signed_in().await?;
@@ -599,6 +677,83 @@ pub async fn mark_read(connection: &Connection, circle: &str, seq: u64) {
         seq,
     };
     let _ = connection.call::<m::CircleRead>(params).await;
+}
+
+/// A join or a post. Refused until the circle's norms are accepted, it
+/// shows them at a terminal, asks, accepts them and tries once more;
+/// scripts (stdin not a terminal) get the refusal.
+async fn consenting<M: Method>(
+    connection: &Connection,
+    circle: &str,
+    invite: Option<&str>,
+    params: M::Params,
+) -> CliResult<M::Result>
+where
+    M::Params: Clone,
+{
+    let err = match connection.call::<M>(params.clone()).await {
+        Ok(result) => return Ok(result),
+        Err(err) => err,
+    };
+    let norms = match &err {
+        ClientError::Server(e) if std::io::stdin().is_terminal() => e.norms().cloned(),
+        _ => None,
+    };
+    let Some(norms) = norms else {
+        return Err(err.into());
+    };
+    eprintln!("{}", output::norms(circle, &norms));
+    if !confirm("Accept these norms? [y/N] ")? {
+        return Err(err.into());
+    }
+    let accept = m::AcceptNorms {
+        circle: circle.to_owned(),
+        version: norms.version,
+        invite: invite.map(str::to_owned),
+    };
+    connection.call::<m::CircleNormsAccept>(accept).await?;
+    Ok(connection.call::<M>(params).await?)
+}
+
+/// Asks a yes/no question on the terminal; only "y" or "yes" is yes.
+fn confirm(question: &str) -> CliResult<bool> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Local(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// The circle's current norms, to show before accepting them. A private
+/// circle one is about to join cannot be read yet: there, accepting version
+/// 0 with the invite is refused with the current norms in the error.
+async fn norms_to_accept(
+    connection: &Connection,
+    circle: &str,
+    invite: Option<&str>,
+) -> CliResult<Norms> {
+    let norms = match invite {
+        None => {
+            let params = m::CircleRef {
+                circle: circle.to_owned(),
+            };
+            connection.call::<m::CircleMembers>(params).await?.norms
+        }
+        Some(code) => {
+            let probe = m::AcceptNorms {
+                circle: circle.to_owned(),
+                version: 0,
+                invite: Some(code.to_owned()),
+            };
+            match connection.call::<m::CircleNormsAccept>(probe).await {
+                Err(ClientError::Server(e)) if e.norms().is_some() => e.norms().cloned(),
+                Err(err) => return Err(err.into()),
+                Ok(_) => None, // no version 0 exists to accept
+            }
+        }
+    };
+    norms.ok_or_else(|| CliError::Refused(format!("{circle} has no norms to accept")))
 }
 
 fn save_session(ctx: Ctx, session: &m::Session) -> CliResult<()> {

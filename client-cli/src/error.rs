@@ -2,6 +2,7 @@
 //! an exit code for scripts.
 
 use circles_protocol::ErrorKind;
+use circles_protocol::model::Norms;
 
 use crate::client::ClientError;
 use crate::config::ConfigError;
@@ -23,6 +24,15 @@ pub enum CliError {
     /// Something on this machine failed (config file, terminal, editor).
     #[error("{0}")]
     Local(String),
+    /// Refused until the circle's norms are accepted; `main` shows them
+    /// above the line that says how (with the invite a join was given).
+    #[error("accept the norms of {circle} (version {}) first: `circles norms {circle} --accept{}`",
+        norms.version, invite.as_deref().map(|code| format!(" --invite {code}")).unwrap_or_default())]
+    Norms {
+        circle: String,
+        norms: Box<Norms>,
+        invite: Option<String>,
+    },
 }
 
 pub type CliResult<T> = Result<T, CliError>;
@@ -31,7 +41,7 @@ impl CliError {
     /// 1: refused by the server; 2: usage; 3: unreachable; 4: sign-in; 5: local.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Refused(_) => 1,
+            CliError::Refused(_) | CliError::Norms { .. } => 1,
             CliError::Usage(_) => 2,
             CliError::Unreachable(_) => 3,
             CliError::Auth(_) => 4,
@@ -45,6 +55,18 @@ impl From<ClientError> for CliError {
         match err {
             ClientError::Server(error) => {
                 let message = error.message.clone();
+                if let (ErrorKind::Forbidden, Some(norms)) = (error.kind(), error.norms()) {
+                    // "accept the norms of SLUG (version N) before ..."
+                    let circle = message
+                        .strip_prefix("accept the norms of ")
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .unwrap_or("SLUG");
+                    return CliError::Norms {
+                        circle: circle.to_owned(),
+                        norms: Box::new(norms.clone()),
+                        invite: None,
+                    };
+                }
                 match error.kind() {
                     ErrorKind::Unauthenticated => CliError::Auth(message),
                     ErrorKind::NotFound if message.starts_with("no circle named") => {

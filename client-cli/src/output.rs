@@ -4,8 +4,8 @@ use circles_protocol::Millis;
 use circles_protocol::duration::spoken;
 use circles_protocol::event::{Event, EventBody};
 use circles_protocol::model::{
-    CircleInfo, Digest, HitKind, MeetingView, Member, ProblemStatus, ProblemSummary, ProblemThread,
-    Role, SearchHit, SnippetPart, Stats, StatsProblem, Visibility,
+    CircleInfo, Digest, HitKind, MeetingView, Member, Norms, ProblemStatus, ProblemSummary,
+    ProblemThread, Role, SearchHit, SnippetPart, Stats, StatsProblem, Visibility,
 };
 use serde::Serialize;
 
@@ -101,6 +101,20 @@ pub fn members(members: &[Member]) {
         };
         println!("{:<20} {:<12} {:<7} {name}", m.handle, role, online);
     }
+}
+
+/// A circle's norms: who set which version when, then the text, indented.
+pub fn norms(circle: &str, n: &Norms) -> String {
+    let mut out = format!(
+        "The norms of {circle} (version {}, set by {} on {}):\n\n",
+        n.version,
+        n.set_by,
+        time(n.at)
+    );
+    for line in n.text.lines() {
+        outln!(out, "  {line}");
+    }
+    out
 }
 
 /// One line per event: `#4  2026-11-29 17:02  ben  critique …`.

@@ -146,6 +146,11 @@ impl ErrorObject {
                 .unwrap_or(ErrorKind::Unknown),
         }
     }
+
+    /// The norms sent with a refusal for not having accepted them.
+    pub fn norms(&self) -> Option<&crate::model::Norms> {
+        self.data.as_ref()?.norms.as_ref()
+    }
 }
 
 impl std::fmt::Display for ErrorObject {

@@ -1,7 +1,7 @@
 // The Circles web client: sign in, circles, the timeline of problems with
 // their critiques, live over one WebSocket that resumes where it left off.
 
-import { Rpc } from "./rpc.js";
+import { Rpc, RpcError } from "./rpc.js";
 import { Circle, mentions } from "./circle.js";
 import { $, h, when, formError, submitting, tabs } from "./dom.js";
 
@@ -235,7 +235,8 @@ async function joinFromLink() {
 }
 
 async function join(slug, invite) {
-  const { circle: info } = await rpc.call("circle.join", invite ? { circle: slug, invite } : { circle: slug });
+  const params = invite ? { circle: slug, invite } : { circle: slug };
+  const { circle: info } = await withNorms(slug, () => rpc.call("circle.join", params), invite);
   const circle = state.circles.get(slug);
   if (circle) {
     circle.info = { ...info, head: Math.max(info.head, circle.lastSeq) };
@@ -285,8 +286,9 @@ function closeCircle() {
 }
 
 async function loadMembers(circle) {
-  const { members } = await rpc.call("circle.members", { circle: circle.slug });
+  const { members, norms } = await rpc.call("circle.members", { circle: circle.slug });
   circle.members = new Map(members.map((m) => [m.handle, m]));
+  circle.norms = norms ?? null;
   if (circle === state.open) renderMembers();
 }
 
@@ -516,8 +518,11 @@ function systemLine(e) {
     join: e.role === "facilitator" ? "started the circle" : "joined",
     leave: "left",
     remove: `removed @${e.member}${e.reason ? `: ${e.reason}` : ""}`,
+    norms: `set the circle's norms (version ${e.version})`,
+    norms_accept: `accepted the norms (version ${e.version})`,
   }[e.kind];
-  return h("li", { class: "item system", dataset: { id: e.id, seq: e.seq } }, person(e.author), ` ${text} · `, when(e.at));
+  const read = e.kind === "norms" ? [" · ", h("button", { type: "button", class: "link", onclick: () => openNorms() }, "Read them")] : [];
+  return h("li", { class: `item system ${e.kind}`, dataset: { id: e.id, seq: e.seq } }, person(e.author), ` ${text} · `, when(e.at), ...read);
 }
 
 /** A scheduled meeting: when it starts and the problems on its agenda. */
@@ -616,6 +621,66 @@ async function post(method, params) {
   }
 }
 
+/**
+ * Runs `call`, a join or a post in the circle `slug`. Refused until the
+ * circle's norms are accepted, it shows them and asks; on "Accept and
+ * continue" it accepts that version (with the `invite` of a join) and runs
+ * `call` again. Cancelling fails it, so the form keeps what was typed.
+ */
+async function withNorms(slug, call, invite) {
+  try {
+    return await call();
+  } catch (err) {
+    const norms = err.data?.norms;
+    if (!norms) throw err;
+    if (!(await askNorms(slug, norms))) {
+      throw new RpcError("Cancelled: this circle asks its members to accept its norms first.", "cancelled");
+    }
+    const params = { circle: slug, version: norms.version };
+    if (invite) params.invite = invite;
+    await rpc.call("circle.norms.accept", params);
+    return withNorms(slug, call, invite);
+  }
+}
+
+/** Shows `norms` (who set them, when, the text) in the two elements. */
+function showNorms(metaEl, textEl, norms) {
+  metaEl.replaceChildren(...(norms ? [`Version ${norms.version}, set by `, `@${norms.set_by}`, " · ", when(norms.at)] : ["No norms yet."]));
+  textEl.textContent = norms?.text ?? "";
+  textEl.hidden = !norms;
+}
+
+/** The consent dialog: resolves true on "Accept and continue", false on Cancel or Escape. */
+function askNorms(slug, norms) {
+  const dialog = $("#norms-dialog");
+  const name = state.circles.get(slug)?.info.name ?? slug;
+  $("#norms-title").textContent = `The norms of ${name}`;
+  $("#norms-intro").textContent = `${name} asks its members to accept its norms before they post or join.`;
+  showNorms($("#norms-meta"), $("#norms-text"), norms);
+  dialog.returnValue = "";
+  return new Promise((answer) => {
+    dialog.addEventListener("close", () => answer(dialog.returnValue === "accept"), { once: true });
+    dialog.showModal();
+  });
+}
+
+/** The open circle's current norms; facilitators may set a new version. */
+async function openNorms() {
+  const circle = state.open;
+  try {
+    await loadMembers(circle);
+  } catch (err) {
+    return toast(err.message);
+  }
+  $("#norms-view-title").textContent = `The norms of ${circle.info.name}`;
+  showNorms($("#norms-view-meta"), $("#norms-view-text"), circle.norms);
+  const form = $("#norms-form");
+  form.hidden = !circle.isFacilitator;
+  form.elements.text.value = circle.norms?.text ?? "";
+  formError(form, null);
+  $("#norms-view").showModal();
+}
+
 const STANCES = {
   suggestion: "Suggestion",
   question: "Question",
@@ -670,7 +735,8 @@ function openThreadForm(forms, problem, kind, label, fields, request) {
       const call = request(form.elements);
       if (!call) return formError(form, "Write something first.");
       const [method, params] = call;
-      if (await submitting(form, () => rpc.call(method, { circle: state.open.slug, ...params }))) close();
+      const slug = state.open.slug;
+      if (await submitting(form, () => withNorms(slug, () => rpc.call(method, { circle: slug, ...params })))) close();
     });
     submitOnEnter(form.querySelector("textarea"), form);
     cancelOnEscape(form, close);
@@ -700,7 +766,7 @@ function openEdit(item) {
     e.preventDefault();
     const params = { circle: state.open.slug, post: item.id, body: area.value };
     if (item.kind === "problem") params.title = form.elements.title.value;
-    const ok = await submitting(form, () => rpc.call("post.edit", params));
+    const ok = await submitting(form, () => withNorms(params.circle, () => rpc.call("post.edit", params)));
     if (ok) {
       editForms.delete(item.id);
       drawItem(top, false);
@@ -732,7 +798,7 @@ function openResolve(problem) {
     const params = { circle: state.open.slug, problem: problem.id, helpful };
     const summary = form.elements.summary.value.trim();
     if (summary) params.summary = summary;
-    const ok = await submitting(form, () => rpc.call("problem.resolve", params));
+    const ok = await submitting(form, () => withNorms(params.circle, () => rpc.call("problem.resolve", params)));
     if (ok) dialog.close();
   };
   dialog.showModal();
@@ -924,7 +990,8 @@ function wire() {
     e.preventDefault();
     const body = noteForm.elements.body.value;
     if (!body.trim()) return;
-    if (await submitting(noteForm, () => rpc.call("post.note", { circle: state.open.slug, body }))) noteForm.reset();
+    const slug = state.open.slug;
+    if (await submitting(noteForm, () => withNorms(slug, () => rpc.call("post.note", { circle: slug, body })))) noteForm.reset();
     noteForm.elements.body.focus();
   });
   const problemForm = $("#problem-form");
@@ -933,7 +1000,7 @@ function wire() {
     const f = problemForm.elements;
     if (!f.title.value.trim()) return formError(problemForm, "Give the problem a one-line summary.");
     const params = { circle: state.open.slug, title: f.title.value.trim(), body: f.body.value, tags: f.tags.value.split(/[\s,]+/).map((t) => t.replace(/^#+/, "")).filter(Boolean) };
-    if (await submitting(problemForm, () => rpc.call("post.problem", params))) {
+    if (await submitting(problemForm, () => withNorms(params.circle, () => rpc.call("post.problem", params)))) {
       problemForm.reset();
       compose($("#tab-note"));
     }
@@ -961,6 +1028,20 @@ function wire() {
   });
   $("#show-stats").addEventListener("click", () => openStats());
   $("#show-digest").addEventListener("click", () => openDigest());
+  $("#show-norms").addEventListener("click", () => openNorms());
+  const normsForm = $("#norms-form");
+  normsForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = normsForm.elements.text.value.trim();
+    if (!text) return formError(normsForm, "Write the norms first.");
+    let version;
+    const ok = await submitting(normsForm, async () => {
+      ({ event: { version } } = await rpc.call("circle.norms.set", { circle: state.open.slug, text }));
+    });
+    if (!ok) return;
+    $("#norms-view").close();
+    toast(`The norms are now version ${version}: members accept them before their next post.`);
+  });
   $("#schedule").addEventListener("click", () => openSchedule());
   $("#show-members").addEventListener("click", (e) => {
     const shown = $("#members-panel").classList.toggle("shown");

@@ -1,7 +1,7 @@
 // One circle as the page knows it: a fold over its event log (protocol.md
 // section 4), kept up to date one event at a time.
 
-const SYSTEM_KINDS = new Set(["join", "leave", "remove"]);
+const SYSTEM_KINDS = new Set(["join", "leave", "remove", "norms_accept"]);
 
 /**
  * The handles a text mentions, lowercased (docs/protocol.md, "Mentions"):
@@ -28,6 +28,8 @@ export class Circle {
     this.order = [];
     this.items = new Map();
     this.members = new Map();
+    // The current norms { version, text, set_by, at }, once known (circle.members, norms events).
+    this.norms = null;
     this.listed(info);
     // Seqs of the mentions of me that arrived since (`mention` notifications).
     this.mentionSeqs = new Set();
@@ -134,6 +136,9 @@ export class Circle {
         problem.reflections.push(event.id);
         return problem.id;
       }
+      case "norms":
+        this.norms = { version: event.version, text: event.text, set_by: event.author, at: event.at };
+        return this.add({ ...base, version: event.version });
       case "meeting":
         return this.add({ ...base, startsAt: event.starts_at, agenda: event.agenda ?? [], title: event.title });
       case "metoo": {
@@ -144,7 +149,7 @@ export class Circle {
       }
       default:
         if (!SYSTEM_KINDS.has(event.kind)) return null;
-        return this.add({ ...base, role: event.role, member: event.member, reason: event.reason });
+        return this.add({ ...base, role: event.role, member: event.member, reason: event.reason, version: event.version });
     }
   }
 

@@ -679,6 +679,143 @@ async fn facilitators_schedule_meetings_and_digests_say_what_changed() {
     assert_eq!(json["next_meeting"]["title"], "Clinic", "{json}");
 }
 
+/// What `circles` prints when refused for norms not accepted: the norms,
+/// then one line saying how to accept them, and exit 1.
+fn refused_for_norms(out: &Output, lines: &[&str], hint: &str) {
+    assert_eq!(out.code, 1, "`{}` should be refused: {out:#?}", out.command);
+    assert_eq!(out.stdout, "", "`{}`: {out:#?}", out.command);
+    for line in lines {
+        assert!(
+            out.stderr.contains(&format!("\n  {line}\n")),
+            "`{}` should show the norms ({line:?}): {out:#?}",
+            out.command
+        );
+    }
+    assert_eq!(
+        out.stderr.lines().last(),
+        Some(format!("circles: {hint}").as_str()),
+        "`{}`: the last line says how to accept them",
+        out.command
+    );
+}
+
+/// Norms from the terminal: a facilitator sets them from stdin; a member's
+/// post is refused with the norms shown and how to accept them; `--accept`
+/// shows and accepts them and the post goes through; `--json` is the Norms;
+/// a member cannot set them; a newcomer to a private circle accepts with
+/// the invite before joining.
+#[tokio::test]
+async fn norms_are_set_from_stdin_refuse_posts_until_accepted() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    let cy = Peer::new("cy", &server.url());
+    for peer in [&ana, &ben, &cy] {
+        peer.register().await;
+    }
+    ana.ok(&["create", "lib", "--name", "Library"]).await; // seq 1
+    ben.ok(&["join", "lib"]).await; // seq 2
+    assert_eq!(ben.ok(&["norms", "lib"]).await, "lib has no norms yet.\n");
+    assert_eq!(ben.json(&["norms", "lib"]).await, Value::Null);
+
+    let lines = [
+        "Critique the plan, not the person.",
+        "Say what worked for you.",
+    ];
+    let text = lines.join("\n");
+    let set = ana
+        .cmd(&["norms", "lib", "--set"])
+        .stdin(&format!("{text}\n"))
+        .run()
+        .await;
+    let (kind, seq, _) = posted(&set);
+    assert_eq!((kind.as_str(), seq), ("norms", 3));
+    ana.cmd(&["norms", "lib", "--set"])
+        .stdin("  \n")
+        .run()
+        .await
+        .fails_with(2, "the norms text is empty; nothing was posted");
+
+    // ben's note is refused: the norms, then how to accept them.
+    let hint = "accept the norms of lib (version 1) first: `circles norms lib --accept`";
+    refused_for_norms(&ben.run(&["note", "lib", "hello"]).await, &lines, hint);
+    let out = ben.run(&["problem", "lib", "--title", "T"]).await;
+    refused_for_norms(&out, &lines, hint);
+    let shown = ben.ok(&["norms", "lib"]).await;
+    assert!(
+        shown.starts_with("The norms of lib (version 1, set by ana on ")
+            && shown.contains("\n  Say what worked for you.\n")
+            && shown.ends_with(
+                "\nYou have not accepted this version yet: `circles norms lib --accept`.\n"
+            ),
+        "{shown}"
+    );
+    let json = ben.json(&["norms", "lib"]).await;
+    assert_eq!(
+        (&json["version"], &json["text"], &json["set_by"]),
+        (&json!(1), &json!(text), &json!("ana")),
+        "{json}"
+    );
+
+    // --accept shows them, then accepts them: the note goes through.
+    let accepted = ben.ok(&["norms", "lib", "--accept"]).await;
+    assert!(
+        accepted.contains("\n  Critique the plan, not the person.\n"),
+        "{accepted}"
+    );
+    let last = accepted.lines().last().unwrap_or_default();
+    assert!(last.starts_with("norms_accept #4 "), "{accepted}");
+    assert!(
+        ben.ok(&["norms", "lib"])
+            .await
+            .ends_with("\nYou accepted this version.\n")
+    );
+    let (kind, seq, _) = posted(&ben.run(&["note", "lib", "hello"]).await);
+    assert_eq!((kind.as_str(), seq), ("note", 5));
+
+    // Members cannot set them; a facilitator's new version asks again.
+    ben.run(&["norms", "lib", "--set", "--text", "Anything goes"])
+        .await
+        .fails_with(1, "only a facilitator of lib can set the norms");
+    let v2 = ana
+        .json(&["norms", "lib", "--set", "--text", "Be kind."])
+        .await;
+    assert_eq!(v2["event"]["version"], 2, "{v2}");
+    refused_for_norms(
+        &ben.run(&["note", "lib", "again"]).await,
+        &["Be kind."],
+        "accept the norms of lib (version 2) first: `circles norms lib --accept`",
+    );
+
+    // A private circle: cy accepts with the invite, then joins with it.
+    ana.ok(&["create", "inner", "--name", "Inner", "--private"])
+        .await;
+    ana.ok(&[
+        "norms",
+        "inner",
+        "--set",
+        "--text",
+        "What is said here stays here.",
+    ])
+    .await;
+    let invite = ana.ok(&["invite", "inner"]).await.trim().to_owned();
+    refused_for_norms(
+        &cy.run(&["join", "inner", "--invite", &invite]).await,
+        &["What is said here stays here."],
+        &format!(
+            "accept the norms of inner (version 1) first: `circles norms inner --accept --invite {invite}`"
+        ),
+    );
+    let accepted = cy
+        .ok(&["norms", "inner", "--accept", "--invite", &invite])
+        .await;
+    assert!(
+        accepted.contains("\n  What is said here stays here.\n"),
+        "{accepted}"
+    );
+    cy.ok(&["join", "inner", "--invite", &invite]).await;
+}
+
 #[tokio::test]
 async fn json_of_every_read_command_is_the_servers_answer() {
     let server = TestServer::start().await;

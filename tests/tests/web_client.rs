@@ -830,3 +830,109 @@ async fn facilitators_schedule_meetings_and_the_digest_says_what_changed() {
     no_console_errors(&ana).await;
     no_console_errors(&ben_page).await;
 }
+
+/// Norms in the page: the facilitator sets them from the Norms dialog; a
+/// member's note is refused and the norms dialog shows their text (as
+/// text); Cancel keeps what was typed, and "Accept and continue" accepts
+/// them and sends the note. Both norms events show in the timeline.
+#[tokio::test]
+async fn norms_set_in_the_page_are_accepted_before_posting() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let ana = browser.page("ana", 1280, 900).await;
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+    let mut ben = Client::register(server.addr, "ben").await;
+    ben.join("cataloguers").await;
+
+    // Ana sets them: markup in the text stays text.
+    let norms = "Critique the plan, not the person.\n<b>Say</b> what worked for you.";
+    click_visible(&ana, "#show-norms").await;
+    visible(&ana, "#norms-form").await;
+    ana.wait_for_text("#norms-view-meta", "No norms yet.").await;
+    ana.fill("#norms-form [name=text]", norms).await;
+    ana.click("#norms-form button[type=submit]").await;
+    ana.wait_for_text("#toast", "The norms are now version 1")
+        .await;
+    ana.wait_for_text(
+        "#timeline .system.norms",
+        "set the circle's norms (version 1)",
+    )
+    .await;
+
+    let ben_page = browser.page("ben", 1280, 900).await;
+    sign_in(&ben_page, &server, "ben").await;
+    open_circle(&ben_page, "cataloguers", "Cataloguers").await;
+    ben_page
+        .wait_for_text("#timeline .system.norms", "version 1")
+        .await;
+    click_visible(&ben_page, "#tab-note").await;
+    ben_page.fill("#note-form textarea", "Hello, all").await;
+    ben_page.press_enter("#note-form textarea").await;
+    visible(&ben_page, "#norms-dialog").await;
+    let shown = ben_page
+        .eval(
+            "return document.getElementById('norms-text').textContent;",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, json!(norms), "the norms are shown as text");
+    assert_eq!(ben_page.count("#norms-text b").await, 0);
+    assert!(
+        ben_page
+            .text("#norms-meta")
+            .await
+            .contains("Version 1, set by @ana")
+    );
+    ben_page.screenshot("norms-consent").await;
+
+    // Cancel: nothing is sent, and the note is still there to send.
+    ben_page.click("#norms-dialog .cancel").await;
+    ben_page
+        .wait_for_text("#note-form .form-error", "accept its norms first")
+        .await;
+    assert_eq!(
+        ben_page
+            .eval(
+                "return document.querySelector('#note-form textarea').value;",
+                vec![]
+            )
+            .await,
+        json!("Hello, all")
+    );
+    // Again, and accept: the note goes through.
+    ben_page.press_enter("#note-form textarea").await;
+    visible(&ben_page, "#norms-dialog").await;
+    ben_page.click("#norms-dialog button[value=accept]").await;
+    ben_page
+        .wait_for_text("#timeline .note .body", "Hello, all")
+        .await;
+    ben_page
+        .wait_until("document.querySelector('#note-form textarea').value === ''")
+        .await;
+    ana.wait_for_text("#timeline .system", "accepted the norms (version 1)")
+        .await;
+    ana.wait_for_text("#timeline .note .body", "Hello, all")
+        .await;
+
+    // A member reads them, and cannot set them.
+    click_visible(&ben_page, "#show-norms").await;
+    visible(&ben_page, "#norms-view").await;
+    ben_page
+        .wait_for_text("#norms-view-text", "Critique the plan, not the person.")
+        .await;
+    assert_eq!(
+        ben_page
+            .eval(
+                "return document.getElementById('norms-form').hidden;",
+                vec![]
+            )
+            .await,
+        json!(true),
+        "only facilitators set the norms"
+    );
+    no_console_errors(&ana).await;
+    no_console_errors(&ben_page).await;
+}

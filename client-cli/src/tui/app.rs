@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use circles_protocol::model::{CircleInfo, Member, Role, Stance, Stats};
+use circles_protocol::model::{CircleInfo, Member, Norms, Role, Stance, Stats};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
@@ -76,6 +76,21 @@ pub enum Overlay {
         circle: String,
         stats: Option<Box<Stats>>,
     },
+    /// `N`: the circle's norms (`loading` until `circle.members` answers);
+    /// `e` lets facilitators write new ones.
+    Norms {
+        circle: String,
+        scroll: usize,
+        loading: bool,
+    },
+    /// A join or post was refused until the circle's norms are accepted:
+    /// `y` accepts them and sends `request` again, `n` cancels.
+    Consent {
+        circle: String,
+        norms: Norms,
+        request: Box<Request>,
+        scroll: usize,
+    },
 }
 
 /// A problem's thread, open over the timeline.
@@ -119,6 +134,8 @@ pub struct CircleState {
     pub selected: Option<Uuid>,
     /// Seqs of the mentions of me that arrived since the list (`mention`).
     pub mention_seqs: BTreeSet<u64>,
+    /// The circle's current norms, once known (members' list, `norms` events).
+    pub norms: Option<Norms>,
 }
 
 impl CircleState {
@@ -135,6 +152,7 @@ impl CircleState {
             online: BTreeSet::new(),
             selected: None,
             mention_seqs: BTreeSet::new(),
+            norms: None,
         }
     }
 
@@ -324,14 +342,42 @@ impl App {
                 }
                 self.view_selected();
             }
-            NetMsg::Members { circle, members } => {
+            NetMsg::Members {
+                circle,
+                members,
+                norms,
+            } => {
                 if let Some(c) = self.circle_by_slug(&circle) {
                     c.online = members
                         .iter()
                         .filter(|m| m.online)
                         .map(|m: &Member| m.handle.clone())
                         .collect();
+                    c.norms = norms;
                 }
+                if let Some(Overlay::Norms {
+                    circle: open,
+                    loading,
+                    ..
+                }) = &mut self.overlay
+                {
+                    *loading &= *open != circle;
+                }
+            }
+            NetMsg::NormsRefused {
+                circle,
+                norms,
+                request,
+            } => {
+                if let Some(c) = self.circle_by_slug(&circle) {
+                    c.norms = Some(norms.clone());
+                }
+                self.overlay = Some(Overlay::Consent {
+                    circle,
+                    norms,
+                    request,
+                    scroll: 0,
+                });
             }
             NetMsg::Digest { circle, digest } => {
                 self.overlay = Some(Overlay::Digest {
@@ -388,6 +434,9 @@ impl App {
                     self.say("Resolved: thank you for closing the loop.");
                 }
                 Post::Metoo { .. } => self.say("Noted: you have this problem too."),
+                Post::Norms { circle, .. } => self.say(format!(
+                    "New norms for {circle}: members accept them before their next post."
+                )),
                 post => {
                     let noun = post.noun();
                     if let Post::Note { circle, .. } | Post::Problem { circle, .. } = &post {
@@ -525,6 +574,14 @@ impl App {
         if event.author == me {
             c.read = c.read.max(event.seq);
         }
+        if let circles_protocol::EventBody::Norms { version, text } = &event.body {
+            c.norms = Some(Norms {
+                version: *version,
+                text: text.clone(),
+                set_by: event.author.clone(),
+                at: event.at,
+            });
+        }
         let about_me = match &event.body {
             circles_protocol::EventBody::Leave {} => event.author == me,
             circles_protocol::EventBody::Remove { member, .. } => *member == me,
@@ -620,6 +677,10 @@ impl App {
         if ctrl && key.code == KeyCode::Char('c') {
             return self.quit(out);
         }
+        // The question of a refused post comes before the compose line.
+        if matches!(self.overlay, Some(Overlay::Consent { .. })) {
+            return self.consent_key(key, out);
+        }
         if self.compose.is_some() {
             self.compose_key(key, out);
             return;
@@ -657,7 +718,18 @@ impl App {
                 self.overlay = None;
                 return;
             }
-            None => {}
+            Some(Overlay::Norms { scroll, .. }) => {
+                match key.code {
+                    KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => *scroll += 1,
+                    KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
+                        *scroll = scroll.saturating_sub(1)
+                    }
+                    KeyCode::Char('e') => self.start_norms(),
+                    _ => self.overlay = None,
+                }
+                return;
+            }
+            Some(Overlay::Consent { .. }) | None => {}
         }
         match key.code {
             KeyCode::Char('q') => self.quit(out),
@@ -688,6 +760,7 @@ impl App {
             KeyCode::Char('D') => self.ask_digest(out),
             KeyCode::Char('M') => self.start_meeting(),
             KeyCode::Char('S') => self.show_stats(out),
+            KeyCode::Char('N') => self.show_norms(out),
             KeyCode::Enter | KeyCode::Char('o') => match self.focus {
                 Focus::Circles => self.focus = Focus::Timeline,
                 Focus::Timeline => self.open_thread(),
@@ -911,6 +984,77 @@ impl App {
             circle,
             stats: None,
         });
+    }
+
+    /// `N`: the selected circle's norms, asked for again to be current.
+    fn show_norms(&mut self, out: &mut Vec<Action>) {
+        let Some(circle) = self.circle().map(|c| c.info.slug.clone()) else {
+            self.error("no circle yet: `circles create` or `circles join` one first");
+            return;
+        };
+        out.push(Action::Net(Request::Members {
+            circle: circle.clone(),
+        }));
+        self.overlay = Some(Overlay::Norms {
+            circle,
+            scroll: 0,
+            loading: true,
+        });
+    }
+
+    /// `e` on the norms (facilitators): the current text in the compose
+    /// line, to change (Ctrl-E: in `$EDITOR`) and send as a new version.
+    fn start_norms(&mut self) {
+        let Some(c) = self.circle() else { return };
+        if c.info.role != Some(Role::Facilitator) {
+            self.error("only a facilitator of the circle can set its norms");
+            return;
+        }
+        let text = c.norms.as_ref().map(|n| n.text.clone()).unwrap_or_default();
+        let compose = Compose::new(ComposeKind::Norms, c.slug()).with_text(&text);
+        self.overlay = None;
+        self.compose = Some(compose);
+    }
+
+    /// `y` accepts the norms a join or post was refused for and sends it
+    /// again; `n` (or Esc) gives the post's text back to the compose line.
+    fn consent_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(Overlay::Consent {
+            circle,
+            norms,
+            request,
+            scroll,
+        }) = &mut self.overlay
+        else {
+            return;
+        };
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                let request = Request::AcceptNorms {
+                    circle: circle.clone(),
+                    version: norms.version,
+                    then: request.clone(),
+                };
+                self.overlay = None;
+                out.push(Action::Net(request));
+            }
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                let circle = circle.clone();
+                let post = (**request).clone().into_post();
+                self.overlay = None;
+                if let (None, Some(post)) = (&self.compose, post) {
+                    self.compose = restore_compose(post);
+                }
+                self.say(format!(
+                    "Not sent: {circle} asks its members to accept its norms first."
+                ));
+            }
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown => *scroll += 1,
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
+                *scroll = scroll.saturating_sub(1)
+            }
+            _ => {}
+        }
     }
 
     /// `e` / `E` in a thread: writes the resolved problem's case study
@@ -1149,6 +1293,7 @@ impl App {
                 return;
             }
             ComposeKind::Note => Post::Note { circle, body: text },
+            ComposeKind::Norms => Post::Norms { circle, text },
             ComposeKind::Critique {
                 problem,
                 title,
@@ -1223,6 +1368,7 @@ fn restore_compose(post: Post) -> Option<Compose> {
         Post::Meeting {
             circle, at, title, ..
         } => (ComposeKind::MeetingTitle { at }, circle, title),
+        Post::Norms { circle, text } => (ComposeKind::Norms, circle, text),
         Post::Metoo { .. } | Post::Resolve { .. } | Post::Accept { .. } => return None,
     };
     Some(Compose::new(kind, &circle).with_text(&text))
@@ -2004,5 +2150,167 @@ pub(crate) mod tests {
         // Opening reading reads its mentions.
         app.select_circle(1);
         assert_eq!(mentions_in(&app, "reading"), 0);
+    }
+
+    fn norms(version: u64, text: &str) -> Norms {
+        Norms {
+            version,
+            text: text.into(),
+            set_by: "ana".into(),
+            at: 1_764_436_000_000,
+        }
+    }
+
+    fn refused(circle: &str, version: u64, request: Request) -> Event {
+        Event::Net(NetMsg::NormsRefused {
+            circle: circle.into(),
+            norms: norms(version, "Critique the plan, not the person."),
+            request: Box::new(request),
+        })
+    }
+
+    #[test]
+    fn a_post_refused_for_norms_asks_then_accepts_and_sends_it_again() {
+        let mut app = connected_app();
+        app.handle_event(ch('n'));
+        typed(&mut app, "hello all");
+        let sent = app.handle_event(key(KeyCode::Enter));
+        let note = Request::Post(Post::Note {
+            circle: "cataloguers".into(),
+            body: "hello all".into(),
+        });
+        assert_eq!(sent, vec![Action::Net(note.clone())]);
+        app.handle_event(refused("cataloguers", 2, note.clone()));
+        assert!(
+            matches!(&app.overlay, Some(Overlay::Consent { norms, .. }) if norms.version == 2),
+            "{:?}",
+            app.overlay
+        );
+        assert_eq!(
+            app.circle()
+                .and_then(|c| c.norms.as_ref())
+                .map(|n| n.version),
+            Some(2)
+        );
+        // Other keys do nothing while it asks, even with a compose line open.
+        app.handle_event(ch('p'));
+        assert!(app.compose.is_none());
+        let accepted = app.handle_event(ch('y'));
+        assert_eq!(
+            accepted,
+            vec![Action::Net(Request::AcceptNorms {
+                circle: "cataloguers".into(),
+                version: 2,
+                then: Box::new(note),
+            })]
+        );
+        assert!(app.overlay.is_none());
+    }
+
+    #[test]
+    fn declining_the_norms_gives_the_text_back() {
+        let mut app = connected_app();
+        let problem = Request::Post(Post::Problem {
+            circle: "cataloguers".into(),
+            title: "E-books".into(),
+            body: "They vanish.".into(),
+        });
+        app.handle_event(refused("cataloguers", 1, problem));
+        assert_eq!(app.handle_event(ch('n')), vec![]);
+        assert!(app.overlay.is_none());
+        let compose = app.compose.as_ref().expect("the text is back");
+        assert_eq!(compose.text, "They vanish.");
+        assert_eq!(
+            compose.kind,
+            ComposeKind::ProblemBody {
+                title: "E-books".into()
+            }
+        );
+        let flash = app.flash.as_ref().expect("flash");
+        assert!(flash.text.starts_with("Not sent"), "{flash:?}");
+    }
+
+    #[test]
+    fn a_join_refused_for_norms_joins_once_they_are_accepted() {
+        let mut app = connected_app();
+        app.select_circle(2);
+        assert_eq!(app.circle().map(|c| c.slug()), Some("garden"));
+        let join = Request::Join {
+            circle: "garden".into(),
+        };
+        assert_eq!(app.handle_event(ch('J')), vec![Action::Net(join.clone())]);
+        app.handle_event(refused("garden", 3, join.clone()));
+        assert_eq!(
+            app.handle_event(ch('y')),
+            vec![Action::Net(Request::AcceptNorms {
+                circle: "garden".into(),
+                version: 3,
+                then: Box::new(join),
+            })]
+        );
+    }
+
+    #[test]
+    fn n_shows_the_norms_and_facilitators_write_new_ones() {
+        let mut app = connected_app();
+        assert_eq!(
+            app.handle_event(ch('N')),
+            vec![Action::Net(Request::Members {
+                circle: "cataloguers".into()
+            })]
+        );
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Norms { loading: true, .. })
+        ));
+        app.handle_event(Event::Net(NetMsg::Members {
+            circle: "cataloguers".into(),
+            members: Vec::new(),
+            norms: Some(norms(1, "Be kind.")),
+        }));
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Norms { loading: false, .. })
+        ));
+        // e: the current text to change, sent as a new version.
+        app.handle_event(ch('e'));
+        assert!(app.overlay.is_none());
+        let compose = app.compose.as_ref().expect("compose");
+        assert_eq!(
+            (&compose.kind, compose.text.as_str()),
+            (&ComposeKind::Norms, "Be kind.")
+        );
+        typed(&mut app, " Be brief.");
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Post(Post::Norms {
+                circle: "cataloguers".into(),
+                text: "Be kind. Be brief.".into(),
+            }))]
+        );
+        // A norms event makes them the circle's current ones.
+        let set = crate::tui::timeline::tests::event(
+            3,
+            "ana",
+            circles_protocol::EventBody::Norms {
+                version: 2,
+                text: "Be kind. Be brief.".into(),
+            },
+        );
+        app.handle_event(live("cataloguers", set));
+        let current = app.circle().and_then(|c| c.norms.clone());
+        assert_eq!(
+            current.map(|n| (n.version, n.text)),
+            Some((2, "Be kind. Be brief.".into()))
+        );
+
+        // A member only reads them.
+        app.handle_event(ch(']'));
+        assert_eq!(app.circle().map(|c| c.slug()), Some("reading"));
+        app.handle_event(ch('N'));
+        app.handle_event(ch('e'));
+        assert!(app.compose.is_none());
+        let flash = app.flash.as_ref().expect("flash");
+        assert!(flash.text.contains("only a facilitator"), "{flash:?}");
     }
 }

@@ -37,6 +37,8 @@ pub enum ComposeKind {
     MeetingTitle {
         at: u64,
     },
+    /// New norms for the circle (facilitators): the whole text.
+    Norms,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +94,10 @@ impl Compose {
             ComposeKind::MeetingTitle { at } => format!(
                 "Meeting on {}: a title (may stay empty)",
                 crate::output::time(*at)
+            ),
+            ComposeKind::Norms => format!(
+                "The norms of {}: how members agree to work together (a new version)",
+                self.circle
             ),
         }
     }

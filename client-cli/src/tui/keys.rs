@@ -57,6 +57,19 @@ pub const HELP: &[(&str, &str)] = &[
         "M",
         "schedule a meeting (facilitators): when, then a title; open problems are the agenda",
     ),
+    ("", "Norms"),
+    (
+        "N",
+        "the circle's norms: how its members agree to work together",
+    ),
+    (
+        "e",
+        "with the norms open (facilitators): write a new version",
+    ),
+    (
+        "y  n",
+        "when a post or join waits for the norms: accept them and send it, or cancel",
+    ),
     ("", "Other"),
     (
         "J",
@@ -71,7 +84,7 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 /// The one-line hint shown when nothing is being written.
-pub const HINT: &str = "n note · p problem · c critique · m me too · r resolve · Enter thread · S stats · ? help · q quit";
+pub const HINT: &str = "n note · p problem · c critique · m me too · r resolve · Enter thread · S stats · N norms · ? help · q quit";
 
 /// The hint while a thread is open.
 pub const THREAD_HINT: &str = "j k select · Space helped · r resolve · c critique · m me too · e case study · Esc close · ? help";

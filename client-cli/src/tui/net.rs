@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use circles_protocol::Event;
 use circles_protocol::methods as m;
-use circles_protocol::model::{CircleInfo, Digest, Member, Stance, Stats};
+use circles_protocol::model::{CircleInfo, Digest, Member, Norms, Stance, Stats};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
@@ -48,6 +48,17 @@ pub enum Request {
     Join {
         circle: String,
     },
+    /// Accept version `version` of the circle's norms, then carry out
+    /// `then`: the join or post they were refused for.
+    AcceptNorms {
+        circle: String,
+        version: u64,
+        then: Box<Request>,
+    },
+    /// `circle.members`: who is online, and the circle's norms.
+    Members {
+        circle: String,
+    },
     ListCircles,
     /// What changed since the circle's last meeting.
     Digest {
@@ -64,6 +75,17 @@ pub enum Request {
         anonymise: bool,
         file: std::path::PathBuf,
     },
+}
+
+impl Request {
+    /// What it would post, if anything (after accepting norms, too).
+    pub fn into_post(self) -> Option<Post> {
+        match self {
+            Request::Post(post) => Some(post),
+            Request::AcceptNorms { then, .. } => then.into_post(),
+            _ => None,
+        }
+    }
 }
 
 /// Something to post.
@@ -112,6 +134,11 @@ pub enum Post {
         title: String,
         agenda: Vec<Uuid>,
     },
+    /// New norms for the circle (facilitators).
+    Norms {
+        circle: String,
+        text: String,
+    },
 }
 
 impl Post {
@@ -126,6 +153,22 @@ impl Post {
             Post::Accept { .. } => "acceptance",
             Post::Reflect { .. } => "reflection",
             Post::Meeting { .. } => "meeting",
+            Post::Norms { .. } => "norms",
+        }
+    }
+
+    /// The circle it goes to.
+    pub fn circle(&self) -> &str {
+        match self {
+            Post::Note { circle, .. }
+            | Post::Problem { circle, .. }
+            | Post::Critique { circle, .. }
+            | Post::Metoo { circle, .. }
+            | Post::Resolve { circle, .. }
+            | Post::Accept { circle, .. }
+            | Post::Reflect { circle, .. }
+            | Post::Meeting { circle, .. }
+            | Post::Norms { circle, .. } => circle,
         }
     }
 }
@@ -152,6 +195,7 @@ pub enum NetMsg {
     Members {
         circle: String,
         members: Vec<Member>,
+        norms: Option<Norms>,
     },
     Joined(CircleInfo),
     Digest {
@@ -166,6 +210,13 @@ pub enum NetMsg {
     Exported(std::path::PathBuf),
     Notice(Notice),
     Posted(Post),
+    /// A join or post was refused until the circle's `norms` are accepted;
+    /// `request` is it, to send again once they are.
+    NormsRefused {
+        circle: String,
+        norms: Norms,
+        request: Box<Request>,
+    },
     /// A request failed; `post` is what was being posted, if anything.
     Failed {
         message: String,
@@ -297,9 +348,9 @@ impl NetTask {
                 () = &mut sleep => return true,
                 request = self.requests.recv() => match request {
                     None => return false,
-                    Some(Request::Post(post)) => {
+                    Some(request @ (Request::Post(_) | Request::AcceptNorms { .. })) => {
                         let message = "not connected: it is sent once the status bar says connected".into();
-                        let failed = NetMsg::Failed { message, post: Some(post) };
+                        let failed = NetMsg::Failed { message, post: request.into_post() };
                         if self.ui.send(failed).await.is_err() {
                             return false;
                         }
@@ -329,11 +380,14 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
         }
         Request::Post(post) => Some(match send_post(&caller, &post).await {
             Ok(()) => NetMsg::Posted(post),
-            Err(err) => failed(
-                format!("the {} was not posted", post.noun()),
-                err,
-                Some(post),
-            ),
+            Err(err) => norms_refused(&err, post.circle(), || Request::Post(post.clone()))
+                .unwrap_or_else(|| {
+                    failed(
+                        format!("the {} was not posted", post.noun()),
+                        err,
+                        Some(post),
+                    )
+                }),
         }),
         Request::MarkRead { circle, seq } => {
             // Best effort: a marker that does not reach the server is sent again.
@@ -349,7 +403,45 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
             };
             Some(match caller.call::<m::CircleJoin>(params).await {
                 Ok(joined) => NetMsg::Joined(joined.circle),
-                Err(err) => failed(format!("cannot join {circle}"), err, None),
+                Err(err) => norms_refused(&err, &circle, || Request::Join {
+                    circle: circle.clone(),
+                })
+                .unwrap_or_else(|| failed(format!("cannot join {circle}"), err, None)),
+            })
+        }
+        Request::AcceptNorms {
+            circle,
+            version,
+            then,
+        } => {
+            let params = m::AcceptNorms {
+                circle: circle.clone(),
+                version,
+                invite: None,
+            };
+            match caller.call::<m::CircleNormsAccept>(params).await {
+                Ok(_) => return Box::pin(perform(caller, ui, *then)).await,
+                // Changed meanwhile: the new version is asked about instead.
+                Err(err) => norms_refused(&err, &circle, || (*then).clone()).or_else(|| {
+                    Some(failed(
+                        format!("cannot accept the norms of {circle}"),
+                        err,
+                        then.into_post(),
+                    ))
+                }),
+            }
+        }
+        Request::Members { circle } => {
+            let params = m::CircleRef {
+                circle: circle.clone(),
+            };
+            Some(match caller.call::<m::CircleMembers>(params).await {
+                Ok(found) => NetMsg::Members {
+                    circle,
+                    members: found.members,
+                    norms: found.norms,
+                },
+                Err(err) => failed(format!("cannot ask about {circle}"), err, None),
             })
         }
         Request::Digest { circle } => {
@@ -411,6 +503,23 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
     }
 }
 
+/// A refusal that carries the circle's norms: the app asks whether to
+/// accept them, then sends `request` again.
+fn norms_refused(
+    err: &ClientError,
+    circle: &str,
+    request: impl FnOnce() -> Request,
+) -> Option<NetMsg> {
+    match err {
+        ClientError::Server(e) => e.norms().map(|norms| NetMsg::NormsRefused {
+            circle: circle.to_owned(),
+            norms: norms.clone(),
+            request: Box::new(request()),
+        }),
+        _ => None,
+    }
+}
+
 fn failed(what: String, err: ClientError, post: Option<Post>) -> NetMsg {
     NetMsg::Failed {
         message: format!("{what}: {}", CliError::from(err)),
@@ -464,6 +573,7 @@ async fn load(caller: &Caller, ui: &NetTx, circle: String) -> Option<NetMsg> {
     Some(NetMsg::Members {
         circle,
         members: members.members,
+        norms: members.norms,
     })
 }
 
@@ -559,6 +669,11 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 title: (!title.is_empty()).then_some(title),
             };
             caller.call::<m::MeetingSchedule>(params).await?;
+        }
+        Post::Norms { circle, text } => {
+            caller
+                .call::<m::CircleNormsSet>(m::SetNorms { circle, text })
+                .await?;
         }
     }
     Ok(())

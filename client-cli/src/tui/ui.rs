@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use circles_protocol::Millis;
+use circles_protocol::model::{Norms, Role};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -52,6 +53,17 @@ pub fn render(app: &App, frame: &mut Frame) {
         Some(Overlay::Stats { circle, stats }) => {
             render_stats(circle, stats.as_deref(), frame, timeline)
         }
+        Some(Overlay::Norms {
+            circle,
+            scroll,
+            loading,
+        }) => render_norms(app, frame, circle, *scroll, *loading),
+        Some(Overlay::Consent {
+            circle,
+            norms,
+            scroll,
+            ..
+        }) => render_consent(frame, circle, norms, *scroll),
         None => {}
     }
 }
@@ -682,7 +694,7 @@ fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
             ]));
         }
     }
-    render_box(frame, area, " Keys ", lines, width, scroll);
+    render_box(frame, area, " Keys ", lines, width, scroll, None);
 }
 
 /// A digest (`D`), as the CLI prints it.
@@ -705,10 +717,65 @@ fn render_digest(frame: &mut Frame, area: Rect, circle: &str, text: &str, scroll
         lines,
         width,
         scroll,
+        None,
     );
 }
 
-/// `lines` in a centred double-bordered box, scrolled; any key closes it.
+/// The norms: who set which version when, then the text.
+fn norms_lines(norms: &Norms, width: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(
+        format!(
+            "Version {}, set by {} on {}",
+            norms.version,
+            norms.set_by,
+            crate::output::time(norms.at)
+        ),
+        DIM,
+    )];
+    lines.push(Line::raw(""));
+    lines.extend(
+        wrap(&norms.text, usize::from(width).saturating_sub(2))
+            .into_iter()
+            .map(Line::raw),
+    );
+    lines
+}
+
+/// `N`: the circle's norms; facilitators may write new ones.
+fn render_norms(app: &App, frame: &mut Frame, circle: &str, scroll: usize, loading: bool) {
+    let width = 80.min(frame.area().width);
+    let c = app.circles.iter().find(|c| c.slug() == circle);
+    let facilitator = c.is_some_and(|c| c.info.role == Some(Role::Facilitator));
+    let lines = match c.and_then(|c| c.norms.as_ref()) {
+        Some(norms) => norms_lines(norms, width),
+        None if loading => vec![Line::styled("Loading…", DIM)],
+        None if facilitator => vec![Line::raw(
+            "No norms yet: e writes them (how members agree to work together).",
+        )],
+        None => vec![Line::raw("No norms yet.")],
+    };
+    let keys = facilitator.then_some("e write new norms · any other key closes");
+    let title = format!(" The norms of {circle} ");
+    render_box(frame, frame.area(), &title, lines, width, scroll, keys);
+}
+
+/// A join or post refused until the norms are accepted: the norms, and
+/// the question.
+fn render_consent(frame: &mut Frame, circle: &str, norms: &Norms, scroll: usize) {
+    let width = 80.min(frame.area().width);
+    let mut lines = vec![Line::styled(
+        format!("{circle} asks its members to accept its norms before they post or join:"),
+        Style::new().bold(),
+    )];
+    lines.push(Line::raw(""));
+    lines.extend(norms_lines(norms, width));
+    let title = format!(" The norms of {circle} ");
+    let keys = Some("y accept and send · n cancel");
+    render_box(frame, frame.area(), &title, lines, width, scroll, keys);
+}
+
+/// `lines` in a centred double-bordered box, scrolled; `keys` says what
+/// the keys do (default: any key closes it).
 fn render_box(
     frame: &mut Frame,
     area: Rect,
@@ -716,6 +783,7 @@ fn render_box(
     lines: Vec<Line>,
     width: u16,
     scroll: usize,
+    keys: Option<&str>,
 ) {
     let height = (lines.len() as u16 + 2).min(area.height);
     let area = Rect {
@@ -726,10 +794,11 @@ fn render_box(
     };
     let fits = lines.len() + 2 <= usize::from(height);
     let scroll = scroll.min((lines.len() + 2).saturating_sub(usize::from(height)));
-    let hint = if fits {
-        " any key closes "
-    } else {
-        " j/k scroll · any other key closes "
+    let hint = match (fits, keys) {
+        (true, None) => " any key closes ".to_owned(),
+        (false, None) => " j/k scroll · any other key closes ".to_owned(),
+        (true, Some(keys)) => format!(" {keys} "),
+        (false, Some(keys)) => format!(" j/k scroll · {keys} "),
     };
     frame.render_widget(Clear, area);
     let block = Block::bordered()
@@ -1117,6 +1186,30 @@ mod tests {
         let (_, who) = row(&s, "usefulness 5/5");
         assert!(who.contains("dan"), "{who}");
         row(&s, "Checking ours tomorrow.");
+    }
+
+    #[test]
+    fn a_refusal_for_norms_shows_them_and_asks() {
+        let mut app = connected_app();
+        let note = crate::tui::net::Request::Post(crate::tui::net::Post::Note {
+            circle: "cataloguers".into(),
+            body: "hi".into(),
+        });
+        app.handle_event(Event::Net(NetMsg::NormsRefused {
+            circle: "cataloguers".into(),
+            norms: Norms {
+                version: 2,
+                text: "Critique the plan, not the person.".into(),
+                set_by: "ana".into(),
+                at: 0,
+            },
+            request: Box::new(note),
+        }));
+        let s = screen(&app);
+        row(&s, "The norms of cataloguers");
+        row(&s, "Version 2, set by ana on ");
+        row(&s, "Critique the plan, not the person.");
+        row(&s, "y accept and send · n cancel");
     }
 
     #[test]
