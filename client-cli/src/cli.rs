@@ -221,6 +221,21 @@ pub enum Command {
         #[arg(long, allow_hyphen_values = true)]
         until: Option<String>,
     },
+    /// Find problems and critiques in the circles you may read: someone may
+    /// have had your problem already. Words match in any form ("catalogues"
+    /// finds "catalogue"); "quoted phrases", +must and -not work too (after
+    /// `--`: `circles search -- catalogue -budget`).
+    Search {
+        /// What to look for.
+        #[arg(required = true, num_args = 1..)]
+        words: Vec<String>,
+        /// Only in this circle.
+        #[arg(long = "circle", value_name = "SLUG")]
+        circle: Option<String>,
+        /// At most this many results (1-50).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// A resolved problem as a Markdown case study, to share outside the circle.
     ExportCase {
         slug: String,

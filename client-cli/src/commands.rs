@@ -570,6 +570,24 @@ pub async fn run(cli: Cli) -> CliResult<()> {
                 output::stats(&slug, &result.stats)
             }
         }
+        Command::Search {
+            words,
+            circle,
+            limit,
+        } => {
+            let connection = ctx.signed_in().await?;
+            let params = m::SearchQuery {
+                query: words.join(" "),
+                circle,
+                limit: Some(limit),
+            };
+            let result = connection.call::<m::Search>(params).await?;
+            if ctx.json {
+                output::json(&result);
+            } else {
+                print!("{}", output::search_hits(&result.hits, ctx.emphasis()));
+            }
+        }
         Command::ExportCase {
             slug,
             problem,

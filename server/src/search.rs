@@ -186,15 +186,19 @@ impl Search {
         }
     }
 
-    /// The open index, once it has everything that grew before this call
-    /// (waiting at most [`CATCH_UP`]).
-    async fn caught_up(&self) -> Option<Arc<Engine>> {
-        let engine = self.engine.get()?;
-        let wanted = self
-            .pending
+    /// Where the logs are now: [`Search::similar`] given this sees
+    /// everything posted before this call.
+    pub fn generation(&self) -> u64 {
+        self.pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .generation;
+            .generation
+    }
+
+    /// The open index, once it has everything up to generation `wanted`
+    /// (waiting at most [`CATCH_UP`]).
+    async fn caught_up(&self, wanted: u64) -> Option<Arc<Engine>> {
+        let engine = self.engine.get()?;
         let mut committed = self.committed.subscribe();
         let _ = tokio::time::timeout(CATCH_UP, committed.wait_for(|done| *done >= wanted)).await;
         Some(Arc::clone(engine))
@@ -208,7 +212,7 @@ impl Search {
         scope: Scope,
         limit: usize,
     ) -> anyhow::Result<Vec<SearchHit>> {
-        let Some(engine) = self.caught_up().await else {
+        let Some(engine) = self.caught_up(self.generation()).await else {
             anyhow::bail!("the search index is not open");
         };
         let store = Arc::clone(store);
@@ -216,7 +220,8 @@ impl Search {
     }
 
     /// Problems like a new one (its title and body), from circles `scope`
-    /// allows other than `circle`. Does not wait for the indexer.
+    /// allows other than `circle`, among those posted up to generation
+    /// `seen` (taken before the new one was, so it never waits for itself).
     pub async fn similar(
         &self,
         store: &Arc<Store>,
@@ -224,8 +229,9 @@ impl Search {
         text: String,
         scope: Scope,
         limit: usize,
+        seen: u64,
     ) -> anyhow::Result<Vec<SearchHit>> {
-        let Some(engine) = self.engine.get().cloned() else {
+        let Some(engine) = self.caught_up(seen).await else {
             return Ok(Vec::new());
         };
         let store = Arc::clone(store);

@@ -2103,3 +2103,72 @@ Most metoo'd open problems:
         "\"d\" is still open: a case study is of a resolved problem, so resolve it first",
     );
 }
+
+#[tokio::test]
+async fn search_finds_what_others_learnt_and_a_new_problem_shows_similar_ones() {
+    let server = TestServer::start().await;
+    let ana = Peer::new("ana", &server.url());
+    let ben = Peer::new("ben", &server.url());
+    ana.register().await;
+    ben.register().await;
+    ana.ok(&["create", "lib", "--name", "Library"]).await;
+    ana.ok(&["create", "staff", "--name", "Staff", "--private"])
+        .await;
+    let out = ana
+        .cmd(&[
+            "problem",
+            "lib",
+            "--title",
+            "Patrons cannot find the e-books",
+        ])
+        .stdin("We moved the catalogue and e-book loans halved.\n")
+        .run()
+        .await;
+    let (_, _, problem) = posted(&out);
+    ana.cmd(&["problem", "staff", "--title", "Catalogue budget cut"])
+        .stdin("Our catalogue licence has no budget.\n")
+        .run()
+        .await
+        .success();
+
+    // Not a terminal: the matching words are marked with asterisks.
+    let found = ben.ok(&["search", "catalogues"]).await;
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "lib  problem {problem} (open): Patrons cannot find"
+        )),
+        "{found}"
+    );
+    assert!(lines[1].contains("ana "), "{found}");
+    assert!(lines[1].contains("moved the *catalogue* and"), "{found}");
+    assert!(!found.contains("budget"), "a private circle leaks: {found}");
+    let json = ben.json(&["search", "e-books", "--circle", "lib"]).await;
+    assert_eq!(json["hits"][0]["title"], "Patrons cannot find the e-books");
+    assert_eq!(ben.ok(&["search", "zeppelin"]).await, "Nothing found.\n");
+    let excluded = ben.ok(&["search", "--", "catalogue", "-e-books"]).await;
+    assert_eq!(excluded, "Nothing found.\n");
+    ben.run(&["search", "catalogue", "--circle", "staff"])
+        .await
+        .fails_with(1, "circle staff is private; only its members can see it");
+    ben.run(&["search", "x", "--limit", "0"])
+        .await
+        .fails_with(2, "limit must be 1 to 50, not 0");
+
+    // ben's own problem in his circle: lib's is listed as similar.
+    ben.ok(&["create", "school", "--name", "School"]).await;
+    let out = ben
+        .cmd(&["problem", "school", "--title", "Pupils cannot find e-books"])
+        .stdin("Since the catalogue moved, e-book loans dropped.\n")
+        .run()
+        .await;
+    let printed = out.success();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(lines[0].starts_with("problem #2 "), "{printed}");
+    assert_eq!(lines[1], "Similar problems in other circles:", "{printed}");
+    assert!(
+        lines[2].starts_with(&format!("lib  problem {problem} (open)")),
+        "{printed}"
+    );
+}
