@@ -16,6 +16,8 @@ const state = {
   // belong to the replaced subscription and come again after it.
   subscribing: new Map(),
   pendingJoin: null, // { circle, invite } from a #/join link, until signed in
+  showProblem: null, // a search hit's problem id, shown once its circle is open
+  searches: 0, // counts searches, so only the last one's answer is shown
 };
 
 // Per-item DOM of the open circle, keyed by post or event id, so a live
@@ -258,6 +260,7 @@ async function openCircle(slug) {
   if (!circle.complete) circle = await subscribe(circle, true);
   if (state.open === circle) return; // already on screen (a reconnect)
   state.open = circle;
+  $("#similar-panel").hidden = true;
   critiqueForms.clear();
   reflectForms.clear();
   editForms.clear();
@@ -271,6 +274,7 @@ async function openCircle(slug) {
   drawTimeline(readBefore);
   markRead();
   renderSidebar();
+  showFoundProblem();
   if (!document.activeElement || document.activeElement === document.body || $("#sidebar").contains(document.activeElement)) {
     $("#main").focus({ preventScroll: true });
   }
@@ -278,6 +282,8 @@ async function openCircle(slug) {
 
 function closeCircle() {
   state.open = null;
+  $("#search-here").hidden = true;
+  $("#similar-panel").hidden = true;
   rendered.clear();
   $("#timeline").replaceChildren();
   $("#members").replaceChildren();
@@ -350,6 +356,7 @@ function drawCircleHead() {
   $("#leave").hidden = !circle.isMember;
   $("#join-bar").hidden = circle.isMember;
   $("#composer").hidden = !circle.isMember;
+  $("#search-here").hidden = false;
 }
 
 /** Draws the open circle's whole timeline, scrolled to what is new. */
@@ -607,6 +614,87 @@ function showStatus(status, detail) {
     tick();
     countdown = setInterval(tick, 1000);
   }
+}
+
+// ---------------------------------------------------------------- search
+
+/** Runs the search form's query, in every circle or (ticked) the open one. */
+async function search() {
+  const f = $("#search-form").elements;
+  const query = f.query.value.trim();
+  if (!query) return;
+  const params = { query };
+  if (state.open && f.here.checked) params.circle = state.open.slug;
+  const where = params.circle ? state.open.info.name : "every circle you may read";
+  const mine = ++state.searches;
+  $("#search-title").textContent = `Searching ${where}…`;
+  $("#search-panel").hidden = false;
+  let found;
+  try {
+    found = (await rpc.call("search", params)).hits;
+  } catch (err) {
+    found = err;
+  }
+  if (mine !== state.searches) return; // a newer search is on its way
+  if (found instanceof Error) {
+    $("#search-title").textContent = `Search: ${found.message}`;
+    $("#search-results").replaceChildren();
+    return;
+  }
+  const count = found.length === 1 ? "1 match" : `${found.length || "No"} matches`;
+  $("#search-title").textContent = `${count} for “${query}” in ${where}`;
+  showHits($("#search-results"), found, "Nothing found: try other words.");
+}
+
+/** Fills a list with hits: where, what, status, title, the snippet with the matching words marked. */
+function showHits(list, hits, none) {
+  list.replaceChildren(...(hits.length ? hits.map(hitItem) : [h("li", { class: "muted" }, none)]));
+}
+
+function hitItem(hit) {
+  const circle = state.circles.get(hit.circle);
+  const resolved = hit.status === "resolved";
+  const snippet = hit.snippet.map((part) => (part.hit ? h("mark", {}, part.text) : part.text));
+  return h(
+    "li",
+    { class: `hit ${hit.kind}`, dataset: { circle: hit.circle, problem: hit.problem } },
+    h(
+      "a",
+      { href: `#/c/${hit.circle}`, class: "hit-link", onclick: (e) => { e.preventDefault(); openHit(hit); } },
+      h("span", { class: `badge ${resolved ? "resolved" : "open"}` }, resolved ? "Resolved" : "Open"),
+      " ",
+      h("strong", { class: "hit-title" }, hit.title),
+    ),
+    h("p", { class: "meta" }, circle?.info.name ?? hit.circle, " · ", hit.kind, " by ", `@${hit.author}`, " · ", when(hit.at)),
+    snippet.length ? h("p", { class: "snippet" }, snippet) : null,
+  );
+}
+
+/** Opens a hit's circle, then shows its problem. */
+function openHit(hit) {
+  state.showProblem = hit.problem;
+  if (state.open?.slug === hit.circle) showFoundProblem();
+  else location.hash = `#/c/${hit.circle}`;
+}
+
+/** Scrolls to the problem a hit named, highlights and focuses it. */
+function showFoundProblem() {
+  const id = state.showProblem;
+  if (!id || !state.open) return;
+  state.showProblem = null;
+  const el = rendered.get(id);
+  if (!el) return toast("That problem is no longer in the circle.");
+  for (const old of document.querySelectorAll("#timeline .found")) old.classList.remove("found");
+  el.classList.add("found");
+  el.tabIndex = -1;
+  el.scrollIntoView({ block: "center" });
+  el.focus({ preventScroll: true });
+}
+
+/** After a problem is posted: problems like it elsewhere, if any. */
+function showSimilar(similar) {
+  $("#similar-panel").hidden = !similar.length;
+  showHits($("#similar-results"), similar, "");
 }
 
 // ---------------------------------------------------------------- acting
@@ -1000,9 +1088,14 @@ function wire() {
     const f = problemForm.elements;
     if (!f.title.value.trim()) return formError(problemForm, "Give the problem a one-line summary.");
     const params = { circle: state.open.slug, title: f.title.value.trim(), body: f.body.value, tags: f.tags.value.split(/[\s,]+/).map((t) => t.replace(/^#+/, "")).filter(Boolean) };
-    if (await submitting(problemForm, () => withNorms(params.circle, () => rpc.call("post.problem", params)))) {
+    let similar = [];
+    const ok = await submitting(problemForm, async () => {
+      ({ similar = [] } = await withNorms(params.circle, () => rpc.call("post.problem", params)));
+    });
+    if (ok) {
       problemForm.reset();
       compose($("#tab-note"));
+      showSimilar(similar);
     }
   });
 
@@ -1092,6 +1185,24 @@ function wire() {
       $("#code-dialog").close();
       location.hash = `#/c/${slug}`;
     }
+  });
+
+  $("#search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    search();
+  });
+  for (const button of document.querySelectorAll(".close-hits")) {
+    button.addEventListener("click", () => (button.closest(".hits-panel").hidden = true));
+  }
+  // "/" goes to the search box when no field has the keys.
+  document.addEventListener("keydown", (e) => {
+    const typing = document.activeElement?.closest("input, textarea, select, [contenteditable]");
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || typing || document.querySelector("dialog[open]") || $("#app").hidden) return;
+    e.preventDefault();
+    $("#search-query").focus();
+  });
+  $("#search-query").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") $("#search-panel").hidden = true;
   });
 
   for (const button of document.querySelectorAll("dialog .cancel")) {

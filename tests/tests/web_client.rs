@@ -936,3 +936,115 @@ async fn norms_set_in_the_page_are_accepted_before_posting() {
     no_console_errors(&ana).await;
     no_console_errors(&ben_page).await;
 }
+
+/// Search from the header: `/` focuses the box, a stemmed word finds the
+/// posts (the word marked, as text), a hit opens its circle at the problem;
+/// a private circle's problem never shows to a non-member; "This circle
+/// only" keeps to the open one; posting a problem like one elsewhere shows
+/// it as similar.
+#[tokio::test]
+async fn search_finds_marked_hits_that_open_their_problem_and_similar_ones_show_after_posting() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let mut ben = Client::register(server.addr, "ben").await;
+    ben.create_circle("school-libs").await;
+    let theirs = ben
+        .problem(
+            "school-libs",
+            "Pupils stopped borrowing e-books",
+            "Since the new <b>catalogue</b> went live, e-book loans dropped by half.",
+        )
+        .await;
+    let mut cara = Client::register(server.addr, "cara").await;
+    cara.create_private_circle("secret-shelf").await;
+    cara.problem(
+        "secret-shelf",
+        "Secret catalogue migration",
+        "Our catalogues move in March.",
+    )
+    .await;
+
+    let ana = browser.page("ana", 1280, 900).await;
+    sign_up(&ana, &server, "ana", "Ana Lima").await;
+    create_circle(&ana, "Cataloguers", "cataloguers", false).await;
+
+    // `/` from the page: the search box; "catalogues" finds "catalogue".
+    ana.eval(
+        "document.getElementById('main').focus(); \
+         document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: '/', bubbles: true}));",
+        vec![],
+    )
+    .await;
+    ana.wait_until("document.activeElement === document.getElementById('search-query')")
+        .await;
+    ana.fill("#search-query", "catalogues").await;
+    ana.press_enter("#search-query").await;
+    ana.wait_for_text("#search-title", "1 match for “catalogues”")
+        .await;
+    let hit = "#search-results .hit[data-circle=school-libs]";
+    ana.wait_for_text(hit, "Pupils stopped borrowing e-books")
+        .await;
+    assert_eq!(ana.text(&format!("{hit} .snippet mark")).await, "catalogue");
+    assert!(
+        ana.text(&format!("{hit} .snippet"))
+            .await
+            .contains("<b>catalogue</b>"),
+        "markup in a post stays text"
+    );
+    assert_eq!(ana.count("#search-results b").await, 0);
+    assert_eq!(
+        ana.count("#search-results .hit[data-circle=secret-shelf]")
+            .await,
+        0,
+        "a private circle's problem is not found by a non-member"
+    );
+    ana.screenshot("search-results").await;
+
+    // The hit opens ben's circle (read-only: ana is not a member) at the problem.
+    ana.click(&format!("{hit} .hit-link")).await;
+    ana.wait_for_text("#circle-name", "Circle school-libs")
+        .await;
+    let found = format!("#timeline .problem.found[data-id=\"{}\"]", theirs.id);
+    visible(&ana, &found).await;
+    ana.wait_until(&format!(
+        "document.activeElement === document.querySelector({})",
+        js(&found)
+    ))
+    .await;
+    visible(&ana, "#join-bar").await;
+
+    // This circle only: nothing about e-books in school-libs but ben's problem.
+    ana.click("#search-here input").await;
+    ana.fill("#search-query", "e-books").await;
+    ana.press_enter("#search-query").await;
+    ana.wait_for_text("#search-title", "in Circle school-libs")
+        .await;
+    assert_eq!(
+        ana.count("#search-results .hit").await,
+        ana.count("#search-results .hit[data-circle=school-libs]")
+            .await
+    );
+    ana.click("#search-panel .close-hits").await;
+
+    // Ana brings a problem like ben's in her own circle: it shows as similar.
+    open_circle(&ana, "cataloguers", "Cataloguers").await;
+    post_problem(
+        &ana,
+        "Nobody borrows e-books since the new catalogue",
+        "E-book loans dropped when the catalogue changed.",
+        "",
+    )
+    .await;
+    let similar = "#similar-results .hit[data-circle=school-libs]";
+    ana.wait_for_text(similar, "Pupils stopped borrowing e-books")
+        .await;
+    assert_eq!(ana.count("#similar-results .hit").await, 1);
+    ana.screenshot("similar-problems").await;
+    ana.click(&format!("{similar} .hit-link")).await;
+    ana.wait_for_text("#circle-name", "Circle school-libs")
+        .await;
+    visible(&ana, &found).await;
+    no_console_errors(&ana).await;
+}

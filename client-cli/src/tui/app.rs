@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use circles_protocol::model::{CircleInfo, Member, Norms, Role, Stance, Stats};
+use circles_protocol::model::{CircleInfo, Member, Norms, Role, SearchHit, Stance, Stats};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
@@ -91,6 +91,32 @@ pub enum Overlay {
         request: Box<Request>,
         scroll: usize,
     },
+    /// `/`: search results, or similar problems after posting one.
+    Search(SearchView),
+}
+
+/// Search hits over the timeline: j/k choose one, Enter opens its thread.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchView {
+    /// What was searched for (empty for similar problems).
+    pub query: String,
+    /// Searched in this circle only; `None`: in every circle I may read.
+    pub circle: Option<String>,
+    /// Set for the similar problems after posting the one with this title.
+    pub similar_to: Option<String>,
+    /// `None` while searching; an error says why nothing was found.
+    pub hits: Option<Result<Vec<SearchHit>, String>>,
+    pub selected: usize,
+}
+
+impl SearchView {
+    /// The hits found so far (none while searching or after an error).
+    pub fn found(&self) -> &[SearchHit] {
+        match &self.hits {
+            Some(Ok(hits)) => hits,
+            _ => &[],
+        }
+    }
 }
 
 /// A problem's thread, open over the timeline.
@@ -234,6 +260,8 @@ pub struct App {
     pub signed_out: Option<String>,
     /// Whether a circle list has arrived yet.
     pub listed: bool,
+    /// A problem to open once its circle (slug) has loaded: a search hit.
+    opening: Option<(String, Uuid)>,
     ticks: u64,
     /// Counts connections, so each circle is followed once per connection.
     generation: u64,
@@ -253,6 +281,7 @@ impl App {
             flash: None,
             signed_out: None,
             listed: false,
+            opening: None,
             ticks: 0,
             generation: 0,
         }
@@ -341,6 +370,11 @@ impl App {
                     c.resyncing = false;
                 }
                 self.view_selected();
+                if let Some((slug, problem)) = self.opening.take_if(|(slug, _)| *slug == circle) {
+                    if self.circle().is_some_and(|c| c.slug() == slug) {
+                        self.show_thread(problem);
+                    }
+                }
             }
             NetMsg::Members {
                 circle,
@@ -407,6 +441,31 @@ impl App {
                 }
             }
             NetMsg::Exported(path) => self.say(format!("Case study written to {}", path.display())),
+            NetMsg::Found {
+                query,
+                circle,
+                hits,
+            } => {
+                if let Some(Overlay::Search(view)) = &mut self.overlay {
+                    if view.hits.is_none() && view.query == query && view.circle == circle {
+                        view.hits = Some(hits);
+                    }
+                }
+            }
+            NetMsg::Similar { title, hits } => {
+                let n = hits.len();
+                self.overlay = Some(Overlay::Search(SearchView {
+                    query: String::new(),
+                    circle: None,
+                    similar_to: Some(title),
+                    hits: Some(Ok(hits)),
+                    selected: 0,
+                }));
+                let problems = if n == 1 { "problem" } else { "problems" };
+                self.say(format!(
+                    "Your problem is posted; {n} similar {problems} in other circles."
+                ));
+            }
             NetMsg::Notice(Notice::Event(notice)) => self.on_event(notice, out),
             NetMsg::Notice(Notice::Mention(mention)) => self.on_mention(mention),
             NetMsg::Notice(Notice::CircleDeleted(deleted)) => {
@@ -729,6 +788,10 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::Search(_)) => {
+                self.search_key(key, out);
+                return;
+            }
             Some(Overlay::Consent { .. }) | None => {}
         }
         match key.code {
@@ -761,6 +824,7 @@ impl App {
             KeyCode::Char('M') => self.start_meeting(),
             KeyCode::Char('S') => self.show_stats(out),
             KeyCode::Char('N') => self.show_norms(out),
+            KeyCode::Char('/') => self.start_search(String::new(), false),
             KeyCode::Enter | KeyCode::Char('o') => match self.focus {
                 Focus::Circles => self.focus = Focus::Timeline,
                 Focus::Timeline => self.open_thread(),
@@ -953,22 +1017,98 @@ impl App {
     }
 
     fn open_thread(&mut self) {
-        let Some(c) = self.circle_mut() else { return };
-        let Some(p) = c.selected_problem() else {
-            if c.selected_id().is_some() {
-                self.error("that is a note: only problems have threads");
+        let Some(c) = self.circle() else { return };
+        match c.selected_problem() {
+            Some(p) => self.show_thread(p.id),
+            None if c.selected_id().is_some() => {
+                self.error("that is a note: only problems have threads")
             }
+            None => {}
+        }
+    }
+
+    /// Opens the thread of this problem of the selected circle, and selects it.
+    fn show_thread(&mut self, problem: Uuid) {
+        let Some(c) = self.circle_mut() else { return };
+        let Some(p) = c.timeline.problem(&problem) else {
+            let slug = c.slug().to_owned();
+            self.error(format!(
+                "that problem is older than the history loaded here: `circles show {slug} {}`",
+                crate::ids::short(&problem)
+            ));
             return;
         };
-        let id = p.id;
         let first = p.live_critiques().next().map(|_| 0);
-        c.timeline.clear_fresh(&id);
+        c.selected = Some(problem);
+        c.timeline.clear_fresh(&problem);
         self.overlay = Some(Overlay::Thread(ThreadView {
-            problem: id,
+            problem,
             selected: first,
             helpful: Vec::new(),
             confirm_resolve: false,
         }));
+    }
+
+    /// `/`: the search prompt in the compose line, with `query` to change;
+    /// `here` searches only the selected circle.
+    fn start_search(&mut self, query: String, here: bool) {
+        let circle = self
+            .circle()
+            .map(|c| c.slug().to_owned())
+            .unwrap_or_default();
+        let here = here && !circle.is_empty();
+        self.compose = Some(Compose::new(ComposeKind::Search { here }, &circle).with_text(&query));
+    }
+
+    /// Keys on the search results: choose one, open it, search again, close.
+    fn search_key(&mut self, key: KeyEvent, out: &mut Vec<Action>) {
+        let Some(Overlay::Search(view)) = &mut self.overlay else {
+            return;
+        };
+        let last = view.found().len().saturating_sub(1);
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') => view.selected = (view.selected + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => view.selected = view.selected.saturating_sub(1),
+            KeyCode::Home | KeyCode::Char('g') => view.selected = 0,
+            KeyCode::End | KeyCode::Char('G') => view.selected = last,
+            KeyCode::Enter | KeyCode::Char('o') => {
+                if let Some(hit) = view.found().get(view.selected).cloned() {
+                    self.open_hit(&hit, out);
+                }
+            }
+            KeyCode::Char('/') => {
+                let (query, here) = (view.query.clone(), view.circle.is_some());
+                self.start_search(query, here);
+            }
+            KeyCode::Char('?') => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            KeyCode::Esc | KeyCode::Char('q') => self.overlay = None,
+            _ => {}
+        }
+    }
+
+    /// Opens a hit's problem: in its circle, which is loaded first if it
+    /// is not yet (a public circle I am not in is shown read-only).
+    fn open_hit(&mut self, hit: &SearchHit, out: &mut Vec<Action>) {
+        let Some(index) = self.circles.iter().position(|c| c.slug() == hit.circle) else {
+            self.error(format!("{} is not in your circle list", hit.circle));
+            return;
+        };
+        self.select_circle(index);
+        self.overlay = None;
+        self.focus = Focus::Timeline;
+        let c = &mut self.circles[index];
+        if c.loaded {
+            return self.show_thread(hit.problem);
+        }
+        let circle = c.slug().to_owned();
+        if !c.is_member() {
+            // Members' circles are being loaded already.
+            out.push(Action::Net(Request::Load {
+                circle: circle.clone(),
+            }));
+        }
+        self.say(format!("Loading {circle}…"));
+        self.opening = Some((circle, hit.problem));
     }
 
     /// `S`: asks for the selected circle's stats and shows them when they come.
@@ -1200,7 +1340,7 @@ impl App {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
             KeyCode::Esc => self.compose = None,
-            KeyCode::Tab => compose.next_stance(),
+            KeyCode::Tab => compose.tab(),
             KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
                 compose.insert('\n')
             }
@@ -1292,6 +1432,21 @@ impl App {
                 self.error("nothing to send yet (Esc cancels)");
                 return;
             }
+            ComposeKind::Search { here } => {
+                let circle = here.then_some(circle);
+                out.push(Action::Net(Request::Search {
+                    query: text.clone(),
+                    circle: circle.clone(),
+                }));
+                self.overlay = Some(Overlay::Search(SearchView {
+                    query: text,
+                    circle,
+                    similar_to: None,
+                    hits: None,
+                    selected: 0,
+                }));
+                return;
+            }
             ComposeKind::Note => Post::Note { circle, body: text },
             ComposeKind::Norms => Post::Norms { circle, text },
             ComposeKind::Critique {
@@ -1379,7 +1534,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::tui::timeline::tests::{critique, id, join, note, problem};
     use circles_protocol::Event as LogEvent;
-    use circles_protocol::model::{Role, Visibility};
+    use circles_protocol::model::{HitKind, Role, SnippetPart, Visibility};
     use circles_protocol::notify::{EventNotice, PresenceNotice};
 
     pub fn info(slug: &str, role: Option<Role>, head: u64, read: u64) -> CircleInfo {
@@ -2312,5 +2467,177 @@ pub(crate) mod tests {
         assert!(app.compose.is_none());
         let flash = app.flash.as_ref().expect("flash");
         assert!(flash.text.contains("only a facilitator"), "{flash:?}");
+    }
+
+    pub fn hit(circle: &str, kind: HitKind, seq: u64, problem: u64) -> SearchHit {
+        SearchHit {
+            circle: circle.into(),
+            kind,
+            id: id(seq),
+            problem: id(problem),
+            title: "Patrons cannot find e-books".into(),
+            status: circles_protocol::model::ProblemStatus::Open,
+            author: "ben".into(),
+            at: 0,
+            seq,
+            score: 1.5,
+            snippet: vec![
+                SnippetPart {
+                    text: "A ".into(),
+                    hit: false,
+                },
+                SnippetPart {
+                    text: "banner".into(),
+                    hit: true,
+                },
+                SnippetPart {
+                    text: " on the old page helped".into(),
+                    hit: false,
+                },
+            ],
+        }
+    }
+
+    fn found(query: &str, circle: Option<&str>, hits: Vec<SearchHit>) -> Event {
+        Event::Net(NetMsg::Found {
+            query: query.into(),
+            circle: circle.map(Into::into),
+            hits: Ok(hits),
+        })
+    }
+
+    fn search_view(app: &App) -> &SearchView {
+        match &app.overlay {
+            Some(Overlay::Search(view)) => view,
+            other => panic!("no search results: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn slash_searches_every_circle_and_tab_keeps_to_this_one() {
+        let mut app = connected_app();
+        app.handle_event(ch('/'));
+        typed(&mut app, "banners");
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Search {
+                query: "banners".into(),
+                circle: None,
+            })]
+        );
+        assert!(app.compose.is_none());
+        assert_eq!(search_view(&app).hits, None);
+        // An answer to another search is not this one's.
+        app.handle_event(found("other", None, vec![]));
+        assert_eq!(search_view(&app).hits, None);
+        app.handle_event(found("banners", None, vec![]));
+        assert_eq!(search_view(&app).hits, Some(Ok(vec![])));
+        // `/` again: the same words, Tab: only in the circle on screen.
+        app.handle_event(ch('/'));
+        app.handle_event(key(KeyCode::Tab));
+        let compose = app.compose.as_ref().expect("the search prompt");
+        assert_eq!(compose.text, "banners");
+        assert!(compose.prompt().contains("cataloguers only"));
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Search {
+                query: "banners".into(),
+                circle: Some("cataloguers".into()),
+            })]
+        );
+        // Nothing typed: nothing searched.
+        app.handle_event(ch('/'));
+        app.handle_event(ctrl('u'));
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        assert!(app.compose.is_some());
+        app.handle_event(key(KeyCode::Esc));
+        app.handle_event(key(KeyCode::Esc));
+        assert_eq!(app.overlay, None);
+    }
+
+    #[test]
+    fn enter_on_a_hit_opens_its_problem_even_in_a_circle_i_am_not_in() {
+        let mut app = connected_app();
+        app.handle_event(live("cataloguers", critique(3, "ben", 2, "A banner")));
+        app.select_circle(1);
+        app.handle_event(ch('/'));
+        typed(&mut app, "banner");
+        app.handle_event(key(KeyCode::Enter));
+        app.handle_event(found(
+            "banner",
+            None,
+            vec![
+                hit("garden", HitKind::Problem, 7, 7),
+                hit("cataloguers", HitKind::Critique, 3, 2),
+            ],
+        ));
+        // The second hit: the critique's problem, in its own circle.
+        app.handle_event(ch('j'));
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        assert_eq!(app.circle().map(|c| c.slug()), Some("cataloguers"));
+        match &app.overlay {
+            Some(Overlay::Thread(thread)) => assert_eq!(thread.problem, id(2)),
+            other => panic!("no thread: {other:?}"),
+        }
+        // Back to the results, the first hit: garden is loaded, then opened.
+        app.handle_event(key(KeyCode::Esc));
+        app.handle_event(ch('/'));
+        typed(&mut app, "banner");
+        app.handle_event(key(KeyCode::Enter));
+        app.handle_event(found(
+            "banner",
+            None,
+            vec![hit("garden", HitKind::Problem, 7, 7)],
+        ));
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Load {
+                circle: "garden".into()
+            })]
+        );
+        assert_eq!(app.circle().map(|c| c.slug()), Some("garden"));
+        assert_eq!(app.overlay, None);
+        app.handle_event(Event::Net(NetMsg::History {
+            circle: "garden".into(),
+            events: vec![join(1, "eve"), problem(7, "eve", "Weeds")],
+        }));
+        match &app.overlay {
+            Some(Overlay::Thread(thread)) => assert_eq!(thread.problem, id(7)),
+            other => panic!("no thread: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn similar_problems_elsewhere_show_after_posting_one() {
+        let mut app = connected_app();
+        app.handle_event(ch('p'));
+        typed(&mut app, "Nobody finds the e-books");
+        app.handle_event(key(KeyCode::Enter));
+        let post = Post::Problem {
+            circle: "cataloguers".into(),
+            title: "Nobody finds the e-books".into(),
+            body: String::new(),
+        };
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::Post(post.clone()))]
+        );
+        app.handle_event(Event::Net(NetMsg::Posted(post)));
+        assert_eq!(app.overlay, None);
+        app.handle_event(Event::Net(NetMsg::Similar {
+            title: "Nobody finds the e-books".into(),
+            hits: vec![hit("reading", HitKind::Problem, 3, 3)],
+        }));
+        let view = search_view(&app);
+        assert_eq!(view.similar_to.as_deref(), Some("Nobody finds the e-books"));
+        assert_eq!(view.found().len(), 1);
+        let flash = app.flash.as_ref().map(|f| f.text.as_str());
+        assert_eq!(
+            flash,
+            Some("Your problem is posted; 1 similar problem in other circles.")
+        );
+        // Enter: that problem, in its circle (loading).
+        assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+        assert_eq!(app.circle().map(|c| c.slug()), Some("reading"));
     }
 }

@@ -39,6 +39,11 @@ pub enum ComposeKind {
     },
     /// New norms for the circle (facilitators): the whole text.
     Norms,
+    /// `/`: words to search for, in every circle I may read or (`here`)
+    /// only in this one; Tab switches.
+    Search {
+        here: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +104,18 @@ impl Compose {
                 "The norms of {}: how members agree to work together (a new version)",
                 self.circle
             ),
+            ComposeKind::Search { here: true } => {
+                format!("Search in {} only (Tab: every circle)", self.circle)
+            }
+            ComposeKind::Search { here: false } if self.circle.is_empty() => {
+                "Search every circle you may read".into()
+            }
+            ComposeKind::Search { here: false } => {
+                format!(
+                    "Search every circle you may read (Tab: {} only)",
+                    self.circle
+                )
+            }
         }
     }
 
@@ -110,14 +127,20 @@ impl Compose {
                 | ComposeKind::ReflectUsefulness { .. }
                 | ComposeKind::MeetingWhen
                 | ComposeKind::MeetingTitle { .. }
+                | ComposeKind::Search { .. }
         )
     }
 
-    /// Tab on a critique: the next stance.
-    pub fn next_stance(&mut self) {
-        if let ComposeKind::Critique { stance, .. } = &mut self.kind {
-            let at = Stance::ALL.iter().position(|s| s == stance).unwrap_or(0);
-            *stance = Stance::ALL[(at + 1) % Stance::ALL.len()];
+    /// Tab: a critique's next stance; a search's other scope (when there
+    /// is a circle to search alone).
+    pub fn tab(&mut self) {
+        match &mut self.kind {
+            ComposeKind::Critique { stance, .. } => {
+                let at = Stance::ALL.iter().position(|s| s == stance).unwrap_or(0);
+                *stance = Stance::ALL[(at + 1) % Stance::ALL.len()];
+            }
+            ComposeKind::Search { here } if !self.circle.is_empty() => *here = !*here,
+            _ => {}
         }
     }
 

@@ -70,6 +70,15 @@ pub const HELP: &[(&str, &str)] = &[
         "y  n",
         "when a post or join waits for the norms: accept them and send it, or cancel",
     ),
+    ("", "Search"),
+    (
+        "/",
+        "search problems and critiques in every circle you may read (Tab: this circle only)",
+    ),
+    (
+        "j k  Enter",
+        "in the results (and the similar problems shown after you bring one): choose, open its thread",
+    ),
     ("", "Other"),
     (
         "J",
@@ -84,7 +93,7 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 /// The one-line hint shown when nothing is being written.
-pub const HINT: &str = "n note · p problem · c critique · m me too · r resolve · Enter thread · S stats · N norms · ? help · q quit";
+pub const HINT: &str = "n note · p problem · c critique · m me too · r resolve · Enter thread · S stats · N norms · / search · ? help · q quit";
 
 /// The hint while a thread is open.
 pub const THREAD_HINT: &str = "j k select · Space helped · r resolve · c critique · m me too · e case study · Esc close · ? help";

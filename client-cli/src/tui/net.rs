@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use circles_protocol::Event;
 use circles_protocol::methods as m;
-use circles_protocol::model::{CircleInfo, Digest, Member, Norms, Stance, Stats};
+use circles_protocol::model::{CircleInfo, Digest, Member, Norms, SearchHit, Stance, Stats};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
@@ -74,6 +74,11 @@ pub enum Request {
         problem: Uuid,
         anonymise: bool,
         file: std::path::PathBuf,
+    },
+    /// `search`, in every circle I may read or only in `circle`.
+    Search {
+        query: String,
+        circle: Option<String>,
     },
 }
 
@@ -208,6 +213,18 @@ pub enum NetMsg {
     },
     /// A case study was written to this file.
     Exported(std::path::PathBuf),
+    /// The answer to [`Request::Search`]: its hits, or why there are none.
+    Found {
+        query: String,
+        circle: Option<String>,
+        hits: Result<Vec<SearchHit>, String>,
+    },
+    /// Sent after a problem's [`NetMsg::Posted`]: problems like it in
+    /// other circles (never empty).
+    Similar {
+        title: String,
+        hits: Vec<SearchHit>,
+    },
     Notice(Notice),
     Posted(Post),
     /// A join or post was refused until the circle's `norms` are accepted;
@@ -355,6 +372,12 @@ impl NetTask {
                             return false;
                         }
                     }
+                    Some(Request::Search { query, circle }) => {
+                        let hits = Err("not connected: search again once the status bar says connected".into());
+                        if self.ui.send(NetMsg::Found { query, circle, hits }).await.is_err() {
+                            return false;
+                        }
+                    }
                     // Loads and subscriptions are asked for again after
                     // reconnecting; read markers are sent again on the next tick.
                     Some(_) => {}
@@ -378,17 +401,32 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
                 Err(err) => Some(failed(format!("cannot follow {circle}"), err, None)),
             }
         }
-        Request::Post(post) => Some(match send_post(&caller, &post).await {
-            Ok(()) => NetMsg::Posted(post),
-            Err(err) => norms_refused(&err, post.circle(), || Request::Post(post.clone()))
-                .unwrap_or_else(|| {
-                    failed(
-                        format!("the {} was not posted", post.noun()),
-                        err,
-                        Some(post),
-                    )
-                }),
-        }),
+        Request::Post(post) => match send_post(&caller, &post).await {
+            Ok(similar) => {
+                let title = match &post {
+                    Post::Problem { title, .. } => title.clone(),
+                    _ => String::new(),
+                };
+                if ui.send(NetMsg::Posted(post)).await.is_err() {
+                    return;
+                }
+                (!similar.is_empty()).then_some(NetMsg::Similar {
+                    title,
+                    hits: similar,
+                })
+            }
+            Err(err) => Some(
+                norms_refused(&err, post.circle(), || Request::Post(post.clone())).unwrap_or_else(
+                    || {
+                        failed(
+                            format!("the {} was not posted", post.noun()),
+                            err,
+                            Some(post),
+                        )
+                    },
+                ),
+            ),
+        },
         Request::MarkRead { circle, seq } => {
             // Best effort: a marker that does not reach the server is sent again.
             let _ = caller
@@ -497,6 +535,23 @@ async fn perform(caller: Caller, ui: NetTx, request: Request) {
                 Err(err) => failed("no case study".into(), err, None),
             })
         }
+        Request::Search { query, circle } => {
+            let params = m::SearchQuery {
+                query: query.clone(),
+                circle: circle.clone(),
+                limit: None,
+            };
+            let hits = caller
+                .call::<m::Search>(params)
+                .await
+                .map(|found| found.hits)
+                .map_err(|err| CliError::from(err).to_string());
+            Some(NetMsg::Found {
+                query,
+                circle,
+                hits,
+            })
+        }
     };
     if let Some(msg) = outcome {
         let _ = ui.send(msg).await;
@@ -577,7 +632,8 @@ async fn load(caller: &Caller, ui: &NetTx, circle: String) -> Option<NetMsg> {
     })
 }
 
-async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
+/// Sends the post; a problem's answer names similar problems elsewhere.
+async fn send_post(caller: &Caller, post: &Post) -> Result<Vec<SearchHit>, ClientError> {
     match post.clone() {
         Post::Note { circle, body } => {
             caller
@@ -595,7 +651,7 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 body,
                 tags: None,
             };
-            caller.call::<m::PostProblem>(params).await?;
+            return Ok(caller.call::<m::PostProblem>(params).await?.similar);
         }
         Post::Critique {
             circle,
@@ -676,5 +732,5 @@ async fn send_post(caller: &Caller, post: &Post) -> Result<(), ClientError> {
                 .await?;
         }
     }
-    Ok(())
+    Ok(Vec::new())
 }

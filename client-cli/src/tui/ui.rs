@@ -4,14 +4,15 @@
 use std::time::Instant;
 
 use circles_protocol::Millis;
-use circles_protocol::model::{Norms, Role};
+use circles_protocol::model::{HitKind, Norms, ProblemStatus, Role, SearchHit, SnippetPart};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
-use super::app::{App, CircleState, ConnState, Focus, Overlay, ThreadView};
+use super::app::{App, CircleState, ConnState, Focus, Overlay, SearchView, ThreadView};
+use super::compose::ComposeKind;
 use super::keys;
 use super::timeline::{Entry, PostView, ProblemView, Status};
 
@@ -64,6 +65,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             scroll,
             ..
         }) => render_consent(frame, circle, norms, *scroll),
+        Some(Overlay::Search(view)) => render_search(view, frame, timeline),
         None => {}
     }
 }
@@ -349,9 +351,14 @@ fn author_style(app: &App, author: &str) -> Style {
 }
 
 fn status_badge(p: &ProblemView) -> Span<'static> {
-    match p.status {
-        Status::Open => Span::styled("OPEN", Style::new().fg(MINE).bold()),
-        Status::Resolved => Span::styled("✔ RESOLVED", Style::new().fg(Color::Green).bold()),
+    badge(p.status == Status::Resolved)
+}
+
+fn badge(resolved: bool) -> Span<'static> {
+    if resolved {
+        Span::styled("✔ RESOLVED", Style::new().fg(Color::Green).bold())
+    } else {
+        Span::styled("OPEN", Style::new().fg(MINE).bold())
     }
 }
 
@@ -667,6 +674,140 @@ fn render_stats(
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+// ----- search -----
+
+/// The matching words of a snippet.
+const HIT: Style = Style::new().fg(MINE).add_modifier(Modifier::BOLD);
+/// Lines of snippet shown under each hit.
+const SNIPPET_LINES: usize = 2;
+
+/// `/`: the hits, three or four lines each, the selected one marked.
+fn render_search(view: &SearchView, frame: &mut Frame, area: Rect) {
+    let width = usize::from(area.width).saturating_sub(4);
+    let title = match (&view.similar_to, &view.circle) {
+        (Some(_), _) => " Similar problems in other circles ".to_owned(),
+        (None, Some(circle)) => format!(" Search “{}” in {circle} ", view.query),
+        (None, None) => format!(" Search “{}” in every circle ", view.query),
+    };
+    let mut lines = Vec::new();
+    if let Some(title) = &view.similar_to {
+        lines.push(Line::styled(
+            format!("Someone may have had “{title}” already:"),
+            Style::new().italic(),
+        ));
+        lines.push(Line::raw(""));
+    }
+    let mut selected = None;
+    match &view.hits {
+        None => lines.push(Line::styled("Searching…", DIM)),
+        Some(Err(message)) => lines.push(Line::styled(
+            message.clone(),
+            Style::new().fg(Color::LightRed),
+        )),
+        Some(Ok(hits)) if hits.is_empty() => {
+            lines.push(Line::raw("Nothing found. / searches again."))
+        }
+        Some(Ok(hits)) => {
+            for (i, hit) in hits.iter().enumerate() {
+                let start = lines.len();
+                lines.extend(hit_lines(hit, i == view.selected, width));
+                if i == view.selected {
+                    selected = Some((start, lines.len()));
+                }
+            }
+        }
+    }
+    let height = usize::from(area.height).saturating_sub(2);
+    let scroll = scroll_offset(lines.len(), selected, height);
+    let keys = Some("j/k choose · Enter open · / search again · Esc close");
+    render_box(frame, area, &title, lines, area.width, scroll, keys);
+}
+
+/// "cataloguers · critique · OPEN  Title", the snippet, "ben · 17:01".
+fn hit_lines(hit: &SearchHit, selected: bool, width: usize) -> Vec<Line<'static>> {
+    let kind = match hit.kind {
+        HitKind::Problem => "problem",
+        HitKind::Critique => "critique on",
+    };
+    let marker = if selected {
+        Span::styled("▶ ", Style::new().fg(ACCENT).bold())
+    } else {
+        Span::raw("  ")
+    };
+    let title_style = if selected {
+        Style::new().bold().fg(ACCENT)
+    } else {
+        Style::new().bold()
+    };
+    let mut lines = vec![Line::from(vec![
+        marker,
+        Span::styled(hit.circle.clone(), Style::new().fg(ACCENT)),
+        Span::styled(format!(" · {kind} · "), DIM),
+        badge(hit.status == ProblemStatus::Resolved),
+        Span::raw(" "),
+        Span::styled(truncate(&hit.title, width.saturating_sub(30)), title_style),
+    ])];
+    for spans in snippet_lines(&hit.snippet, width.saturating_sub(2)) {
+        let mut line = vec![Span::raw("  ")];
+        line.extend(spans);
+        lines.push(Line::from(line));
+    }
+    lines.push(Line::styled(
+        format!("  {} · {}", hit.author, when(hit.at)),
+        DIM,
+    ));
+    lines.push(Line::raw(""));
+    lines
+}
+
+/// A snippet word-wrapped to `width`, at most [`SNIPPET_LINES`] lines,
+/// the matching words highlighted.
+fn snippet_lines(snippet: &[SnippetPart], width: usize) -> Vec<Vec<Span<'static>>> {
+    // Words, each made of (text, hit) pieces: "e-book" may be three.
+    let mut words: Vec<Vec<(String, bool)>> = vec![Vec::new()];
+    for part in snippet {
+        for (i, piece) in part.text.split(char::is_whitespace).enumerate() {
+            if i > 0 {
+                words.push(Vec::new());
+            }
+            if !piece.is_empty() {
+                if let Some(word) = words.last_mut() {
+                    word.push((piece.to_owned(), part.hit));
+                }
+            }
+        }
+    }
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    let mut used = 0;
+    for word in words.into_iter().filter(|w| !w.is_empty()) {
+        let len: usize = word.iter().map(|(t, _)| width_of(t)).sum();
+        if lines.is_empty() || used + 1 + len > width {
+            if lines.len() == SNIPPET_LINES {
+                if let Some(last) = lines.last_mut() {
+                    last.push(Span::styled("…", DIM));
+                }
+                break;
+            }
+            lines.push(Vec::new());
+            used = 0;
+        } else if let Some(line) = lines.last_mut() {
+            line.push(Span::raw(" "));
+            used += 1;
+        }
+        used += len;
+        if let Some(line) = lines.last_mut() {
+            for (text, hit) in word {
+                line.push(if hit {
+                    Span::styled(text, HIT)
+                } else {
+                    Span::raw(text)
+                });
+            }
+        }
+    }
+    lines
+}
+
 // ----- help -----
 
 fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
@@ -828,7 +969,9 @@ fn render_compose(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(Line::styled(hint, DIM)), inner);
         return;
     };
-    let hint = if compose.multiline() {
+    let hint = if matches!(compose.kind, ComposeKind::Search { .. }) {
+        " Enter search · Tab this circle / every circle · Esc cancel "
+    } else if compose.multiline() {
         " Enter send · Alt-Enter new line · Ctrl-E $EDITOR · Esc cancel "
     } else {
         " Enter next · Esc cancel "
@@ -1286,5 +1429,45 @@ mod tests {
         row(&s, " Thread ");
         let (_, head) = row(&s, "[ ] ben");
         assert!(head.contains("@you"), "{}", s.join("\n"));
+    }
+
+    #[test]
+    fn search_results_show_where_and_highlight_the_matching_words() {
+        use circles_protocol::model::HitKind;
+        let mut app = connected_app();
+        app.handle_event(ch('/'));
+        let s = screen(&app);
+        row(
+            &s,
+            "Search every circle you may read (Tab: cataloguers only)",
+        );
+        typed(&mut app, "banner");
+        app.handle_event(key(KeyCode::Enter));
+        row(&screen(&app), "Searching…");
+        let hit = crate::tui::app::tests::hit("garden", HitKind::Critique, 3, 2);
+        app.handle_event(Event::Net(NetMsg::Found {
+            query: "banner".into(),
+            circle: None,
+            hits: Ok(vec![hit]),
+        }));
+        let mut terminal = Terminal::new(TestBackend::new(110, 32)).expect("terminal");
+        terminal.draw(|f| render(&app, f)).expect("draw");
+        let buffer = terminal.backend().buffer();
+        let s: Vec<String> = (0..32)
+            .map(|y| (0..110).map(|x| buffer[(x, y)].symbol()).collect())
+            .collect();
+        row(&s, "Search “banner” in every circle");
+        let (_, heading) = row(
+            &s,
+            "garden · critique on · OPEN Patrons cannot find e-books",
+        );
+        assert!(heading.contains("▶"), "{heading}");
+        let (y, snippet) = row(&s, "A banner on the old page helped");
+        let x = snippet.find("banner").map(|b| snippet[..b].chars().count());
+        let style = buffer[(x.expect("banner") as u16, y as u16)].style();
+        assert!(style.add_modifier.contains(Modifier::BOLD), "{style:?}");
+        let x = snippet.find("A ").map(|b| snippet[..b].chars().count());
+        let plain = buffer[(x.expect("A") as u16, y as u16)].style();
+        assert!(!plain.add_modifier.contains(Modifier::BOLD), "{plain:?}");
     }
 }
