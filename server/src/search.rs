@@ -344,7 +344,7 @@ fn yes(flag: bool) -> &'static str {
 
 impl Engine {
     /// Opens the index in `dir`, or makes a new one (and forgets how far
-    /// the old one read) when it is missing or of another version.
+    /// the old one read) when it is missing, of another version or unreadable.
     fn open(
         dir: &Path,
         store: &Store,
@@ -352,9 +352,18 @@ impl Engine {
         let (schema, f) = schema();
         let version = std::fs::read_to_string(dir.join(VERSION_FILE)).ok();
         let mut indexed: HashMap<Uuid, u64> = store.indexed_seqs()?.into_iter().collect();
-        let index = match version.as_deref().map(str::trim) {
-            Some(INDEX_VERSION) => Index::open_in_dir(dir)?,
-            _ => {
+        let current = version.as_deref().map(str::trim) == Some(INDEX_VERSION);
+        let opened = match current.then(|| Index::open_in_dir(dir)) {
+            Some(Ok(index)) => Some(index),
+            Some(Err(err)) => {
+                tracing::warn!("the search index cannot be read ({err}); rebuilding it");
+                None
+            }
+            None => None,
+        };
+        let index = match opened {
+            Some(index) => index,
+            None => {
                 if version.is_some() || !indexed.is_empty() {
                     tracing::info!("rebuilding the search index from the circle logs");
                 }
