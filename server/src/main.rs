@@ -355,7 +355,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Logs to stderr at `RUST_LOG` (default info), readable or as JSON lines.
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // tantivy logs every commit and merge at info.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

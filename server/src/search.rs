@@ -45,7 +45,7 @@ use crate::store::Store;
 
 /// Bumped when the index's layout or analysis changes: a different version
 /// on disk is rebuilt from the logs.
-const INDEX_VERSION: &str = "1";
+const INDEX_VERSION: &str = "2";
 const VERSION_FILE: &str = "circles-index-version";
 const ANALYZER: &str = "circles_en";
 /// The indexing heap: tantivy's minimum for one thread, with room to spare.
@@ -305,19 +305,177 @@ fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
-/// Words as the index sees them: lowercased, English stop words dropped,
-/// stemmed ("catalogues" and "catalogue" are one word).
+/// Words too common to say what a post is about (Snowball's English list,
+/// and what the tokenizer leaves of "don't" or "we've"): tantivy's own list
+/// keeps "how", "we" and "our", which made unrelated problems "similar".
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "cannot",
+    "could",
+    "d",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "let",
+    "ll",
+    "m",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "ought",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "re",
+    "s",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "us",
+    "ve",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// Words as the index sees them: lowercased, common words dropped, stemmed
+/// ("catalogues" and "catalogue" are one word).
 fn analyzer() -> TextAnalyzer {
-    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser);
-    match StopWordFilter::new(Language::English) {
-        Some(stop) => builder
-            .filter(stop)
-            .filter(Stemmer::new(Language::English))
-            .build(),
-        None => builder.filter(Stemmer::new(Language::English)).build(),
-    }
+        .filter(LowerCaser)
+        .filter(StopWordFilter::remove(
+            STOP_WORDS.iter().map(|w| (*w).to_owned()),
+        ))
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// What of a user's query the query parser reads: words, "phrases",
+/// +required and -excluded words. Field names, wildcards, fuzziness, ranges
+/// and boosts are read as spaces, so `title:budget` searches for both words.
+fn plain_query(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() || matches!(c, '"' | '+' | '-' | '\'' | '.')
+            {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
 }
 
 /// A post as the index holds it.
@@ -476,11 +634,21 @@ impl Engine {
         scope: &Scope,
         limit: usize,
     ) -> anyhow::Result<Vec<SearchHit>> {
+        let text = plain_query(text);
+        // Only exclusions, or only common words: nothing to look for (the
+        // parser would match everything not excluded).
+        let wanted: Vec<&str> = text
+            .split_whitespace()
+            .filter(|word| !word.starts_with('-'))
+            .collect();
+        if self.words(&wanted.join(" ")).is_empty() {
+            return Ok(Vec::new());
+        }
         let fields = vec![self.f.title, self.f.body, self.f.tags];
         let mut parser = QueryParser::for_index(&self.index, fields);
         parser.set_field_boost(self.f.title, 2.0);
         // Lenient: a stray quote or colon searches for the words it can.
-        let (query, _) = parser.parse_query_lenient(text);
+        let (query, _) = parser.parse_query_lenient(&text);
         let searcher = self.reader.searcher();
         let mut snippets = SnippetGenerator::create(&searcher, &*query, self.f.body)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
@@ -649,25 +817,41 @@ fn kind_name(kind: HitKind) -> &'static str {
     }
 }
 
-/// Where `body` matches, as text with the matching words marked; the start
-/// of the body when only the title matched.
+/// Where `body` matches, as text with the matching words marked (with "…"
+/// where the body goes on); the start of the body when only the title matched.
 fn snippet(snippets: &SnippetGenerator, body: &str) -> Vec<SnippetPart> {
+    let plain = |text: String| SnippetPart { text, hit: false };
     let found = snippets.snippet(body);
     if found.is_empty() {
         let mut start: String = body.chars().take(SNIPPET_CHARS).collect();
         if start.len() < body.len() {
             start.push('…');
         }
-        if start.is_empty() {
-            return Vec::new();
-        }
-        return vec![SnippetPart {
-            text: start,
-            hit: false,
-        }];
+        return if start.is_empty() {
+            Vec::new()
+        } else {
+            vec![plain(start)]
+        };
     }
     let fragment = found.fragment();
+    // The fragment ends at its last word: take the punctuation after it too.
+    let (body, start) = match body.find(fragment) {
+        Some(start) => (body, start),
+        None => (fragment, 0),
+    };
+    let mut end = start + fragment.len();
+    let tail: usize = body
+        .get(end..)
+        .unwrap_or_default()
+        .chars()
+        .take_while(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        .map(char::len_utf8)
+        .sum();
+    end += tail;
     let mut parts = Vec::new();
+    if start > 0 {
+        parts.push(plain("…".into()));
+    }
     let mut at = 0;
     for range in found.highlighted() {
         let (Some(before), Some(word)) =
@@ -676,10 +860,7 @@ fn snippet(snippets: &SnippetGenerator, body: &str) -> Vec<SnippetPart> {
             continue;
         };
         if !before.is_empty() {
-            parts.push(SnippetPart {
-                text: before.to_owned(),
-                hit: false,
-            });
+            parts.push(plain(before.to_owned()));
         }
         parts.push(SnippetPart {
             text: word.to_owned(),
@@ -687,12 +868,21 @@ fn snippet(snippets: &SnippetGenerator, body: &str) -> Vec<SnippetPart> {
         });
         at = range.end;
     }
-    if let Some(rest) = fragment.get(at..).filter(|rest| !rest.is_empty()) {
-        parts.push(SnippetPart {
-            text: rest.to_owned(),
-            hit: false,
-        });
+    if let Some(rest) = body.get(start + at..end).filter(|rest| !rest.is_empty()) {
+        parts.push(plain(rest.to_owned()));
     }
+    if !body.get(end..).unwrap_or_default().trim().is_empty() {
+        parts.push(plain("…".into()));
+    }
+    // Neighbouring plain parts read as one.
+    parts.dedup_by(|next, prev| {
+        if !next.hit && !prev.hit {
+            prev.text.push_str(&next.text);
+            true
+        } else {
+            false
+        }
+    });
     parts
 }
 
@@ -838,5 +1028,31 @@ impl Indexer {
         self.writer
             .delete_term(Term::from_field_text(self.engine.f.id, &id.to_string()));
         written.insert(id, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_keep_words_phrases_and_signs_only() {
+        assert_eq!(plain_query("title:budget"), "title budget");
+        assert_eq!(
+            plain_query("\"vendor feed\" +serials -e-books records~2 cat*"),
+            "\"vendor feed\" +serials -e-books records 2 cat "
+        );
+    }
+
+    #[test]
+    fn common_words_say_nothing_and_forms_of_a_word_are_one() {
+        let mut analyzer = analyzer();
+        let mut stream =
+            analyzer.token_stream("How do we fix our Printers? It jams, don't you think");
+        let mut words = Vec::new();
+        while stream.advance() {
+            words.push(stream.token().text.clone());
+        }
+        assert_eq!(words, ["fix", "printer", "jam", "think"]);
     }
 }

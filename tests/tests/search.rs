@@ -129,6 +129,11 @@ async fn search_finds_problems_and_critiques_the_caller_may_read() {
         .map(|part| part.text.as_str())
         .collect();
     assert_eq!(marked, ["banner"], "{:?}", hit.snippet);
+    let shown: String = hit.snippet.iter().map(|part| part.text.as_str()).collect();
+    assert_eq!(
+        shown,
+        "A banner on the old catalogues page brought our loans back within weeks."
+    );
 
     // The title counts for more than the body.
     let hits = search(&mut ana, "patrons e-books loans").await;
@@ -163,8 +168,15 @@ async fn search_finds_problems_and_critiques_the_caller_may_read() {
         .hits;
     assert_eq!(limited.len(), 1);
 
-    // Nothing matches: an empty list, not an error.
-    assert!(search(&mut ana, "zeppelin").await.is_empty());
+    // Nothing matches: an empty list, not an error. Common words match
+    // nothing; so does a query of exclusions or wildcards only.
+    for nothing in ["zeppelin", "how do we", "-e-books", "*", "title:"] {
+        assert!(search(&mut ana, nothing).await.is_empty(), "{nothing}");
+    }
+    // Query syntax beyond words, phrases and signs reads as words: a field
+    // name is a word, not a way around the scope.
+    let hits = search(&mut eve, "circle:staff budget").await;
+    assert!(!ids(&hits).contains(&staff_problem), "{hits:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,6 +277,17 @@ async fn a_new_problem_lists_similar_problems_from_other_circles() {
     let similar = ids(&posted.similar);
     assert!(!similar.contains(&lib_problem), "{similar:?}");
     assert!(similar.contains(&staff_problem), "{similar:?}");
+
+    // Words every problem has ("how", "we", "our") do not make it similar.
+    let posted = cy
+        .ok::<m::PostProblem>(m::NewProblem {
+            circle: "school".into(),
+            title: "Printer jams in the staff room".into(),
+            body: "How do we fix our printer? It jams every day.".into(),
+            tags: None,
+        })
+        .await;
+    assert!(posted.similar.is_empty(), "{:#?}", posted.similar);
 
     // One shared word is not similar.
     let posted = cy
