@@ -816,7 +816,18 @@ fn render_help(frame: &mut Frame, area: Rect, scroll: usize) {
         .map(|(k, _)| width_of(k))
         .max()
         .unwrap_or(0);
-    let width = 78.min(area.width);
+    // As wide as the longest line needs (within the screen): a cut line
+    // hides what the key does.
+    let needed = keys::HELP
+        .iter()
+        .map(|(k, what)| keys_width + width_of(what) + if k.is_empty() { 0 } else { 4 })
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let width = u16::try_from(needed)
+        .unwrap_or(u16::MAX)
+        .max(78)
+        .min(area.width);
     let mut lines: Vec<Line> = wrap(keys::ABOUT, usize::from(width).saturating_sub(2))
         .into_iter()
         .map(|l| Line::styled(l, Style::new().italic()))
@@ -1363,6 +1374,9 @@ mod tests {
         row(&s, " Keys ");
         row(&s, "critique it");
         row(&s, "Alt-Enter  Ctrl-J");
+        // As wide as its longest line needs, up to the screen's width.
+        let (_, top) = row(&s, " Keys ");
+        assert_eq!(top.trim_end().chars().count(), 110, "{top}");
     }
 
     #[test]
