@@ -262,6 +262,9 @@ pub struct App {
     pub listed: bool,
     /// A problem to open once its circle (slug) has loaded: a search hit.
     opening: Option<(String, Uuid)>,
+    /// A search hit in a circle the list did not have yet: opened once the
+    /// list, asked for again, arrives.
+    hit_to_open: Option<SearchHit>,
     ticks: u64,
     /// Counts connections, so each circle is followed once per connection.
     generation: u64,
@@ -282,6 +285,7 @@ impl App {
             signed_out: None,
             listed: false,
             opening: None,
+            hit_to_open: None,
             ticks: 0,
             generation: 0,
         }
@@ -361,7 +365,16 @@ impl App {
                 self.signed_out = Some(message);
                 out.push(Action::Quit);
             }
-            NetMsg::Circles(list) => self.set_circles(list, out),
+            NetMsg::Circles(list) => {
+                self.set_circles(list, out);
+                if let Some(hit) = self.hit_to_open.take() {
+                    if self.circles.iter().any(|c| c.slug() == hit.circle) {
+                        self.open_hit(&hit, out);
+                    } else {
+                        self.error(format!("{} is not there any more", hit.circle));
+                    }
+                }
+            }
             NetMsg::History { circle, events } => {
                 let me = self.me.clone();
                 if let Some(c) = self.circle_by_slug(&circle) {
@@ -1090,7 +1103,10 @@ impl App {
     /// is not yet (a public circle I am not in is shown read-only).
     fn open_hit(&mut self, hit: &SearchHit, out: &mut Vec<Action>) {
         let Some(index) = self.circles.iter().position(|c| c.slug() == hit.circle) else {
-            self.error(format!("{} is not in your circle list", hit.circle));
+            // New since the list was read: read it again, then open.
+            out.push(Action::Net(Request::ListCircles));
+            self.say(format!("Looking for {}…", hit.circle));
+            self.hit_to_open = Some(hit.clone());
             return;
         };
         self.select_circle(index);
@@ -2605,6 +2621,36 @@ pub(crate) mod tests {
             Some(Overlay::Thread(thread)) => assert_eq!(thread.problem, id(7)),
             other => panic!("no thread: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_hit_in_a_circle_new_since_the_list_was_read_opens_once_listed_again() {
+        let mut app = connected_app();
+        app.handle_event(ch('/'));
+        typed(&mut app, "weeds");
+        app.handle_event(key(KeyCode::Enter));
+        app.handle_event(found(
+            "weeds",
+            None,
+            vec![hit("allotments", HitKind::Problem, 5, 5)],
+        ));
+        assert_eq!(
+            app.handle_event(key(KeyCode::Enter)),
+            vec![Action::Net(Request::ListCircles)]
+        );
+        let actions = app.handle_event(Event::Net(NetMsg::Circles(vec![
+            info("reading", Some(Role::Member), 4, 1),
+            info("garden", None, 9, 0),
+            info("cataloguers", Some(Role::Facilitator), 2, 2),
+            info("allotments", None, 5, 0),
+        ])));
+        assert!(
+            actions.contains(&Action::Net(Request::Load {
+                circle: "allotments".into()
+            })),
+            "{actions:?}"
+        );
+        assert_eq!(app.circle().map(|c| c.slug()), Some("allotments"));
     }
 
     #[test]
