@@ -48,19 +48,25 @@ use crate::store::Store;
 const INDEX_VERSION: &str = "2";
 const VERSION_FILE: &str = "circles-index-version";
 const ANALYZER: &str = "circles_en";
-/// The indexing heap: tantivy's minimum for one thread, with room to spare.
-const WRITER_HEAP: usize = 32 << 20;
+/// The indexing heap: just over tantivy's minimum for one thread (15 MB); a
+/// segment is written whenever it fills.
+const WRITER_HEAP: usize = 16 << 20;
 /// Events read from the store at a time while indexing.
 const PAGE: usize = 512;
 /// A search waits at most this long for the index to hold what was posted
 /// before it; then it answers from what the index holds.
 const CATCH_UP: Duration = Duration::from_secs(5);
+/// The indexer commits at most this often: under a stream of posts, a few
+/// larger segments instead of a commit (files, fsyncs, merges) per post or two.
+const COMMIT_EVERY: Duration = Duration::from_millis(200);
 /// After a failed batch, the indexer waits this long before trying again.
 const RETRY: Duration = Duration::from_secs(1);
 /// How much of a post a hit shows.
 const SNIPPET_CHARS: usize = 200;
-/// The words of a new problem a similar-problem query uses, at most.
-const SIMILAR_TERMS: usize = 48;
+/// The words of a new problem read to find similar ones, at most; of these
+/// the [`SIMILAR_TERMS`] rarest make the query.
+const WORDS_READ: usize = 64;
+const SIMILAR_TERMS: usize = 12;
 
 /// The search index and its indexer; [`Search::start`] opens it.
 #[derive(Debug)]
@@ -145,11 +151,21 @@ impl Search {
     }
 
     async fn index_until(self: Arc<Self>, mut indexer: Indexer, shutdown: CancellationToken) {
+        let mut last_commit: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = shutdown.cancelled() => return,
             }
+            // The first post after a quiet spell is indexed at once; a
+            // stream of them waits for the next commit slot, in one batch.
+            if let Some(last) = last_commit {
+                tokio::select! {
+                    () = tokio::time::sleep_until(last + COMMIT_EVERY) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+            last_commit = Some(tokio::time::Instant::now());
             let (generation, heads) = {
                 let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
                 (pending.generation, std::mem::take(&mut pending.heads))
@@ -186,15 +202,6 @@ impl Search {
         }
     }
 
-    /// Where the logs are now: [`Search::similar`] given this sees
-    /// everything posted before this call.
-    pub fn generation(&self) -> u64 {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .generation
-    }
-
     /// The open index, once it has everything up to generation `wanted`
     /// (waiting at most [`CATCH_UP`]).
     async fn caught_up(&self, wanted: u64) -> Option<Arc<Engine>> {
@@ -212,7 +219,12 @@ impl Search {
         scope: Scope,
         limit: usize,
     ) -> anyhow::Result<Vec<SearchHit>> {
-        let Some(engine) = self.caught_up(self.generation()).await else {
+        let wanted = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation;
+        let Some(engine) = self.caught_up(wanted).await else {
             anyhow::bail!("the search index is not open");
         };
         let store = Arc::clone(store);
@@ -220,8 +232,10 @@ impl Search {
     }
 
     /// Problems like a new one (its title and body), from circles `scope`
-    /// allows other than `circle`, among those posted up to generation
-    /// `seen` (taken before the new one was, so it never waits for itself).
+    /// allows other than `circle`, among those the index holds now: it does
+    /// not wait for the indexer, so the post's answer is not held up by it
+    /// (a problem posted elsewhere in the last fraction of a second may be
+    /// missed; `search` finds it).
     pub async fn similar(
         &self,
         store: &Arc<Store>,
@@ -229,9 +243,8 @@ impl Search {
         text: String,
         scope: Scope,
         limit: usize,
-        seen: u64,
     ) -> anyhow::Result<Vec<SearchHit>> {
-        let Some(engine) = self.caught_up(seen).await else {
+        let Some(engine) = self.engine.get().cloned() else {
             return Ok(Vec::new());
         };
         let store = Arc::clone(store);
@@ -667,31 +680,37 @@ impl Engine {
         scope: &Scope,
         limit: usize,
     ) -> anyhow::Result<Vec<SearchHit>> {
-        let words = self.words(text);
+        let f = &self.f;
+        let searcher = self.reader.searcher();
+        // The rarest words say most about a problem (and cost least to
+        // look up); words nothing else has cannot make anything similar.
+        let mut words: Vec<(u64, String)> = Vec::new();
+        for word in self.words(text) {
+            let mut found = 0;
+            for field in [f.title, f.body] {
+                found += searcher.doc_freq(&Term::from_field_text(field, &word))?;
+            }
+            if found > 0 {
+                words.push((found, word));
+            }
+        }
+        words.sort();
+        words.truncate(SIMILAR_TERMS);
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let f = &self.f;
-        let mut likeness: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in &words {
-            for (field, boost) in [(f.title, 2.0), (f.body, 1.0)] {
-                let term = TermQuery::new(
-                    Term::from_field_text(field, word),
-                    IndexRecordOption::WithFreqs,
-                );
-                likeness.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(term), boost)),
-                ));
-            }
-        }
-        let likeness: Box<dyn Query> = Box::new(BooleanQuery::new(likeness));
-        let searcher = self.reader.searcher();
-        let mut snippets = SnippetGenerator::create(&searcher, &*likeness, f.body)?;
-        snippets.set_max_num_chars(SNIPPET_CHARS);
         // Two shared words at least, when there are two to share: one common
         // word is not a similar problem.
         let shared = words.len().min(2);
+        let likeness: Box<dyn Query> = Box::new(BooleanQuery::with_minimum_required_clauses(
+            words
+                .iter()
+                .map(|(_, word)| (Occur::Should, self.word_query(word)))
+                .collect(),
+            shared,
+        ));
+        let mut snippets = SnippetGenerator::create(&searcher, &*likeness, f.body)?;
+        snippets.set_max_num_chars(SNIPPET_CHARS);
         let query = BooleanQuery::new(vec![
             (Occur::Must, likeness),
             (Occur::Must, self.scope_query(scope)),
@@ -709,44 +728,35 @@ impl Engine {
                     IndexRecordOption::Basic,
                 )),
             ),
-            (Occur::Must, self.shared_words(&words, shared)),
         ]);
         self.hits(store, &searcher, &query, limit, &snippets)
     }
 
-    /// Matches posts whose title or body has at least `n` of `words`.
-    fn shared_words(&self, words: &[String], n: usize) -> Box<dyn Query> {
-        let any_field = |word: &String| -> Box<dyn Query> {
-            Box::new(BooleanQuery::new(
-                [self.f.title, self.f.body]
-                    .into_iter()
-                    .map(|field| {
-                        let term = Term::from_field_text(field, word);
-                        (
-                            Occur::Should,
-                            Box::new(TermQuery::new(term, IndexRecordOption::Basic))
-                                as Box<dyn Query>,
-                        )
-                    })
-                    .collect(),
-            ))
+    /// A word in a title (counting double) or a body.
+    fn word_query(&self, word: &str) -> Box<dyn Query> {
+        let in_field = |field, boost| -> (Occur, Box<dyn Query>) {
+            let term = TermQuery::new(
+                Term::from_field_text(field, word),
+                IndexRecordOption::WithFreqs,
+            );
+            (
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(term), boost)),
+            )
         };
-        Box::new(BooleanQuery::with_minimum_required_clauses(
-            words
-                .iter()
-                .map(|w| (Occur::Should, any_field(w)))
-                .collect(),
-            n,
-        ))
+        Box::new(BooleanQuery::new(vec![
+            in_field(self.f.title, 2.0),
+            in_field(self.f.body, 1.0),
+        ]))
     }
 
-    /// The distinct indexed words of `text`, in order, at most [`SIMILAR_TERMS`].
+    /// The distinct indexed words of `text`, in order, at most [`WORDS_READ`].
     fn words(&self, text: &str) -> Vec<String> {
         let mut analyzer = analyzer();
         let mut stream = analyzer.token_stream(text);
         let mut seen = HashSet::new();
         let mut words = Vec::new();
-        while stream.advance() && words.len() < SIMILAR_TERMS {
+        while stream.advance() && words.len() < WORDS_READ {
             let word = stream.token().text.clone();
             if seen.insert(word.clone()) {
                 words.push(word);

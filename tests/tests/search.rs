@@ -250,6 +250,9 @@ async fn a_new_problem_lists_similar_problems_from_other_circles() {
     } = world().await;
     let mut cy = server.register("cy").await;
     cy.create_circle("school").await;
+    // Similar problems are those the index holds already (the answer does
+    // not wait for it); a search waits until it holds what was posted.
+    assert!(!search(&mut cy, "e-books").await.is_empty());
     let posted = cy
         .ok::<m::PostProblem>(m::NewProblem {
             circle: "school".into(),

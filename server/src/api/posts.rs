@@ -70,10 +70,9 @@ pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<ProblemPosted>
         body,
         tags: validate::tags(p.tags)?,
     };
-    let seen = s.app.search.generation();
     let EventResult { event } = append(s, &p.circle, draft).await?;
     // The problem stands either way: a search that fails only leaves the list empty.
-    let similar = super::search::similar_elsewhere(s, &p.circle, text, seen)
+    let similar = super::search::similar_elsewhere(s, &p.circle, text)
         .await
         .unwrap_or_default();
     Ok(ProblemPosted { event, similar })

@@ -51,20 +51,18 @@ pub async fn search(s: &mut Session, p: SearchQuery) -> ApiResult<SearchResults>
 }
 
 /// Problems like the one just posted in `slug` (its title and body), from
-/// the other circles its author may read, among those posted before it
-/// (`seen`: the search generation then).
+/// the other circles its author may read.
 pub async fn similar_elsewhere(
     s: &mut Session,
     slug: &str,
     text: String,
-    seen: u64,
 ) -> ApiResult<Vec<SearchHit>> {
     let handle = signed_in(s)?.handle.clone();
     let circle = s.app.circles.by_slug(slug)?;
     let scope = readable(s, &handle)?;
     s.app
         .search
-        .similar(&s.app.store, circle.id, text, scope, SIMILAR, seen)
+        .similar(&s.app.store, circle.id, text, scope, SIMILAR)
         .await
         .map_err(|err| {
             tracing::warn!("similar problems not found: {err:#}");

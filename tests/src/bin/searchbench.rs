@@ -33,6 +33,10 @@ struct Args {
     /// The server's pid, to report its memory (RSS) before and after.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Only fill the circles (no searches): to compare with a server that
+    /// has no search, for what indexing costs the writers.
+    #[arg(long)]
+    fill_only: bool,
 }
 
 /// A small deterministic generator (xorshift64*): the same words every run.
@@ -148,6 +152,18 @@ async fn main() -> anyhow::Result<()> {
     }
     let filled = started.elapsed();
     let posted = per_writer * args.writers;
+    let fill = json!({
+        "posts": posted,
+        "fill_secs": filled.as_secs_f64(),
+        "posts_per_sec": posted as f64 / filled.as_secs_f64(),
+        "problem_ack_ms": {"p50": ms(&problems, 0.5), "p99": ms(&problems, 0.99)},
+        "critique_ack_ms": {"p50": ms(&critiques, 0.5), "p99": ms(&critiques, 0.99)},
+        "rss_kib": {"before": rss_before, "after": args.server_pid.and_then(rss_kib)},
+    });
+    if args.fill_only {
+        println!("{}", serde_json::to_string_pretty(&fill)?);
+        return Ok(());
+    }
 
     // The last post is acknowledged: how long until a search finds it?
     let mut reader = signed_in(&args.url, &format!("{}r", args.prefix)).await?;
@@ -183,15 +199,11 @@ async fn main() -> anyhow::Result<()> {
     let rss_after = args.server_pid.and_then(rss_kib);
 
     let result = json!({
-        "posts": posted,
-        "fill_secs": filled.as_secs_f64(),
-        "posts_per_sec": posted as f64 / filled.as_secs_f64(),
-        "problem_ack_ms": {"p50": ms(&problems, 0.5), "p99": ms(&problems, 0.99)},
-        "critique_ack_ms": {"p50": ms(&critiques, 0.5), "p99": ms(&critiques, 0.99)},
+        "fill": fill,
         "search_after_post_ms": lag.as_secs_f64() * 1000.0,
         "query_ms": {"p50": ms(&queries, 0.5), "p99": ms(&queries, 0.99)},
         "hits_per_query": hits as f64 / args.queries.max(1) as f64,
-        "rss_kib": {"before": rss_before, "after": rss_after},
+        "rss_kib_after_queries": rss_after,
     });
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
