@@ -391,8 +391,6 @@ pub struct SearchHit {
     pub at: Millis,
     /// The post's seq in its circle's log.
     pub seq: u64,
-    /// How well it matches (BM25; only comparable within one answer).
-    pub score: f32,
     /// Where it matches: a stretch of the post's text (about 200
     /// characters), with the matching words marked `hit`.
     pub snippet: Vec<SnippetPart>,

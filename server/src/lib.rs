@@ -179,7 +179,8 @@ pub async fn run(
         .context("reading the listening address")?;
     let app = App::new(config, store);
     app.search
-        .start(Arc::clone(&app.store), &app.tracker, app.shutdown.clone())?;
+        .start(Arc::clone(&app.store), &app.tracker, app.shutdown.clone())
+        .await?;
     control::listen(&app);
     // Only now: a supervisor waiting for this line may rely on the store
     // being open and the control socket taking commands.

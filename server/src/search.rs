@@ -53,6 +53,9 @@ const ANALYZER: &str = "circles_en";
 const WRITER_HEAP: usize = 16 << 20;
 /// Events read from the store at a time while indexing.
 const PAGE: usize = 512;
+/// Events one batch reads at most: a rebuild commits (and can be searched,
+/// and stopped) as it goes, and its memory stays bounded.
+const BATCH_EVENTS: usize = 20_000;
 /// A search waits at most this long for the index to hold what was posted
 /// before it; then it answers from what the index holds.
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -115,14 +118,26 @@ impl Search {
 
     /// Opens the index (rebuilding it from the logs if it is missing or
     /// outdated) and starts the indexer, which stops with `shutdown`.
-    pub fn start(
+    pub async fn start(
         self: &Arc<Self>,
         store: Arc<Store>,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let (engine, writer, indexed) = Engine::open(&self.dir, &store)
-            .with_context(|| format!("cannot open the search index in {}", self.dir.display()))?;
+        let context = || format!("cannot open the search index in {}", self.dir.display());
+        let Opened {
+            engine,
+            writer,
+            indexed,
+            fresh,
+        } = Engine::open(&self.dir, &store).with_context(context)?;
+        if fresh {
+            // The progress rows are gone for good before the index says it
+            // is current: else a crash could leave old progress over an
+            // empty index, and those posts unindexed.
+            store.flush().await?;
+            std::fs::write(self.dir.join(VERSION_FILE), INDEX_VERSION).with_context(context)?;
+        }
         let engine = Arc::new(engine);
         // Catch up with every log that grew while the index was not looking,
         // and forget circles deleted meanwhile.
@@ -174,8 +189,9 @@ impl Search {
                 continue;
             }
             let retry = heads.clone();
+            let stop = shutdown.clone();
             let batch = tokio::task::spawn_blocking(move || {
-                let result = indexer.index(&heads);
+                let result = indexer.index(&heads, &stop);
                 (indexer, result)
             })
             .await;
@@ -185,8 +201,14 @@ impl Search {
             };
             indexer = back;
             match result {
-                Ok(()) => {
+                Ok(left) if left.is_empty() => {
                     self.committed.send_replace(generation);
+                }
+                Ok(left) => {
+                    // A long catch-up: the rest in the next batches.
+                    for (circle, head) in left {
+                        self.grew(circle, head);
+                    }
                 }
                 Err(err) => {
                     tracing::error!("search indexing failed, retrying: {err:#}");
@@ -231,15 +253,15 @@ impl Search {
         tokio::task::spawn_blocking(move || engine.search(&store, &query, &scope, limit)).await?
     }
 
-    /// Problems like a new one (its title and body), from circles `scope`
-    /// allows other than `circle`, among those the index holds now: it does
+    /// Problems like a new one (`new` in `circle`: its title and body), from
+    /// circles `scope` allows other than `circle`, among those the index holds now: it does
     /// not wait for the indexer, so the post's answer is not held up by it
     /// (a problem posted elsewhere in the last fraction of a second may be
     /// missed; `search` finds it).
     pub async fn similar(
         &self,
         store: &Arc<Store>,
-        circle: Uuid,
+        (circle, new): (Uuid, Uuid),
         text: String,
         scope: Scope,
         limit: usize,
@@ -248,8 +270,10 @@ impl Search {
             return Ok(Vec::new());
         };
         let store = Arc::clone(store);
-        tokio::task::spawn_blocking(move || engine.similar(&store, circle, &text, &scope, limit))
-            .await?
+        tokio::task::spawn_blocking(move || {
+            engine.similar(&store, new, circle, &text, &scope, limit)
+        })
+        .await?
     }
 }
 
@@ -273,6 +297,16 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").finish_non_exhaustive()
     }
+}
+
+/// An index just opened, with how far it has read each log.
+struct Opened {
+    engine: Engine,
+    writer: IndexWriter,
+    indexed: HashMap<Uuid, u64>,
+    /// The index is new: the caller writes its version file once the
+    /// cleared progress is durable.
+    fresh: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -477,9 +511,11 @@ fn analyzer() -> TextAnalyzer {
 
 /// What of a user's query the query parser reads: words, "phrases",
 /// +required and -excluded words. Field names, wildcards, fuzziness, ranges
-/// and boosts are read as spaces, so `title:budget` searches for both words.
+/// and boosts are read as spaces, so `title:budget` searches for both words;
+/// lowercase, so AND, OR and NOT are words too (common ones, so ignored).
 fn plain_query(text: &str) -> String {
-    text.chars()
+    text.to_lowercase()
+        .chars()
         .map(|c| {
             if c.is_alphanumeric() || c.is_whitespace() || matches!(c, '"' | '+' | '-' | '\'' | '.')
             {
@@ -516,10 +552,7 @@ fn yes(flag: bool) -> &'static str {
 impl Engine {
     /// Opens the index in `dir`, or makes a new one (and forgets how far
     /// the old one read) when it is missing, of another version or unreadable.
-    fn open(
-        dir: &Path,
-        store: &Store,
-    ) -> anyhow::Result<(Engine, IndexWriter, HashMap<Uuid, u64>)> {
+    fn open(dir: &Path, store: &Store) -> anyhow::Result<Opened> {
         let (schema, f) = schema();
         let version = std::fs::read_to_string(dir.join(VERSION_FILE)).ok();
         let mut indexed: HashMap<Uuid, u64> = store.indexed_seqs()?.into_iter().collect();
@@ -532,6 +565,7 @@ impl Engine {
             }
             None => None,
         };
+        let fresh = opened.is_none();
         let index = match opened {
             Some(index) => index,
             None => {
@@ -544,9 +578,7 @@ impl Engine {
                     std::fs::remove_dir_all(dir)?;
                 }
                 std::fs::create_dir_all(dir)?;
-                let index = Index::create_in_dir(dir, schema)?;
-                std::fs::write(dir.join(VERSION_FILE), INDEX_VERSION)?;
-                index
+                Index::create_in_dir(dir, schema)?
             }
         };
         index.tokenizers().register(ANALYZER, analyzer());
@@ -555,7 +587,12 @@ impl Engine {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok((Engine { index, reader, f }, writer, indexed))
+        Ok(Opened {
+            engine: Engine { index, reader, f },
+            writer,
+            indexed,
+            fresh,
+        })
     }
 
     fn to_document(&self, doc: &Doc) -> TantivyDocument {
@@ -650,11 +687,7 @@ impl Engine {
         let text = plain_query(text);
         // Only exclusions, or only common words: nothing to look for (the
         // parser would match everything not excluded).
-        let wanted: Vec<&str> = text
-            .split_whitespace()
-            .filter(|word| !word.starts_with('-'))
-            .collect();
-        if self.words(&wanted.join(" ")).is_empty() {
+        if self.words(&wanted(&text)).is_empty() {
             return Ok(Vec::new());
         }
         let fields = vec![self.f.title, self.f.body, self.f.tags];
@@ -675,6 +708,7 @@ impl Engine {
     fn similar(
         &self,
         store: &Store,
+        new: Uuid,
         circle: Uuid,
         text: &str,
         scope: &Scope,
@@ -682,6 +716,9 @@ impl Engine {
     ) -> anyhow::Result<Vec<SearchHit>> {
         let f = &self.f;
         let searcher = self.reader.searcher();
+        // The new problem itself may be indexed already: its words are not
+        // rarer for it.
+        let itself = u64::from(self.committed_doc(&searcher, new).is_some());
         // The rarest words say most about a problem (and cost least to
         // look up); words nothing else has cannot make anything similar.
         let mut words: Vec<(u64, String)> = Vec::new();
@@ -690,24 +727,23 @@ impl Engine {
             for field in [f.title, f.body] {
                 found += searcher.doc_freq(&Term::from_field_text(field, &word))?;
             }
+            let found = found.saturating_sub(itself);
             if found > 0 {
                 words.push((found, word));
             }
         }
         words.sort();
         words.truncate(SIMILAR_TERMS);
-        if words.is_empty() {
+        // Two shared words at least: one word in common is not a similar problem.
+        if words.len() < 2 {
             return Ok(Vec::new());
         }
-        // Two shared words at least, when there are two to share: one common
-        // word is not a similar problem.
-        let shared = words.len().min(2);
         let likeness: Box<dyn Query> = Box::new(BooleanQuery::with_minimum_required_clauses(
             words
                 .iter()
                 .map(|(_, word)| (Occur::Should, self.word_query(word)))
                 .collect(),
-            shared,
+            2,
         ));
         let mut snippets = SnippetGenerator::create(&searcher, &*likeness, f.body)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
@@ -776,10 +812,15 @@ impl Engine {
         limit: usize,
         snippets: &SnippetGenerator,
     ) -> anyhow::Result<Vec<SearchHit>> {
-        let top: Vec<(f32, DocAddress)> = searcher.search(query, &TopDocs::with_limit(limit))?;
+        // A few more than asked: some may be dropped below.
+        let top: Vec<(f32, DocAddress)> =
+            searcher.search(query, &TopDocs::with_limit(limit + limit / 4 + 2))?;
         let mut slugs: HashMap<Uuid, Option<String>> = HashMap::new();
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        let mut hits = Vec::with_capacity(limit);
+        for (_, address) in top {
+            if hits.len() == limit {
+                break;
+            }
             let stored: TantivyDocument = searcher.doc(address)?;
             let Some(doc) = self.read_document(&stored) else {
                 continue;
@@ -798,6 +839,14 @@ impl Engine {
                 HitKind::Critique => self.committed_doc(searcher, doc.problem),
             };
             let Some(problem) = problem else { continue };
+            // The log decides, not the index, which may lag it: a post (or
+            // the problem it answers) retracted since is never shown.
+            if !live(store, doc.circle, doc.seq, doc.id)?
+                || (doc.kind == HitKind::Critique
+                    && !live(store, doc.circle, problem.seq, problem.id)?)
+            {
+                continue;
+            }
             hits.push(SearchHit {
                 circle,
                 kind: doc.kind,
@@ -812,12 +861,20 @@ impl Engine {
                 author: doc.author,
                 at: doc.at,
                 seq: doc.seq,
-                score,
                 snippet: snippet(snippets, &doc.body),
             });
         }
         Ok(hits)
     }
+}
+
+/// Whether the log still has post `id` at `seq` in `circle`, not retracted.
+fn live(store: &Store, circle: Uuid, seq: u64, id: Uuid) -> anyhow::Result<bool> {
+    let Some((_, json)) = store.events(circle, seq, seq, 1, usize::MAX)?.pop() else {
+        return Ok(false);
+    };
+    let event: Event = serde_json::from_slice(&json)?;
+    Ok(event.id == id && !event.retracted)
 }
 
 fn kind_name(kind: HitKind) -> &'static str {
@@ -909,13 +966,39 @@ struct Indexer {
 type Written = HashMap<Uuid, Option<Doc>>;
 
 impl Indexer {
-    /// Reads each circle's log from where the index stopped up to its head,
-    /// commits, then records how far it read.
-    fn index(&mut self, heads: &HashMap<Uuid, u64>) -> anyhow::Result<()> {
+    /// Indexes what the logs gained up to `heads`, at most [`BATCH_EVENTS`]
+    /// events (and stopping at shutdown); returns the circles left to read,
+    /// with their heads. A failed batch is rolled back whole: tantivy's
+    /// writer is unusable after an error until then.
+    fn index(
+        &mut self,
+        heads: &HashMap<Uuid, u64>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<HashMap<Uuid, u64>> {
+        let result = self.try_index(heads, shutdown);
+        if result.is_err() {
+            if let Err(err) = self.writer.rollback() {
+                tracing::error!("cannot roll the search index back: {err}");
+            }
+        }
+        result
+    }
+
+    fn try_index(
+        &mut self,
+        heads: &HashMap<Uuid, u64>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<HashMap<Uuid, u64>> {
         let searcher = self.engine.reader.searcher();
         let mut written = Written::new();
         let mut read = Vec::new();
+        let mut left = HashMap::new();
+        let mut events = 0;
         for (&circle, &head) in heads {
+            if events >= BATCH_EVENTS || shutdown.is_cancelled() {
+                left.insert(circle, head);
+                continue;
+            }
             let Some(record) = self.store.circle(circle)? else {
                 // Deleted: none of its posts may be found any more.
                 let term = Term::from_field_text(self.engine.f.circle, &circle.to_string());
@@ -927,9 +1010,14 @@ impl Indexer {
             let from = self.indexed.get(&circle).copied().unwrap_or(0) + 1;
             let mut next = from;
             while next <= head {
+                if events >= BATCH_EVENTS || shutdown.is_cancelled() {
+                    left.insert(circle, head);
+                    break;
+                }
                 let page = self.store.events(circle, next, head, PAGE, 1 << 20)?;
                 let Some((last, _)) = page.last() else { break };
                 let last = *last;
+                events += page.len();
                 for (seq, json) in page {
                     match serde_json::from_slice::<Event>(&json) {
                         Ok(event) => self.apply(&searcher, &mut written, circle, public, &event)?,
@@ -945,6 +1033,9 @@ impl Indexer {
             }
         }
         self.writer.commit()?;
+        // Readers see the commit before the progress says it is there: a
+        // later batch looks up what this one wrote.
+        self.engine.reader.reload()?;
         for (circle, seq) in read {
             self.store.set_indexed_seq(circle, seq)?;
             match seq {
@@ -952,8 +1043,7 @@ impl Indexer {
                 None => self.indexed.remove(&circle),
             };
         }
-        self.engine.reader.reload()?;
-        Ok(())
+        Ok(left)
     }
 
     /// What `event` changes in the index: a post's whole document, or none.
@@ -1041,6 +1131,40 @@ impl Indexer {
     }
 }
 
+/// Whether the index cares about an event of this kind (the ones
+/// [`Indexer::apply`] reads).
+pub fn indexes(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::Problem { .. }
+            | EventBody::Critique { .. }
+            | EventBody::Edit { .. }
+            | EventBody::Retract { .. }
+            | EventBody::Resolve { .. }
+    )
+}
+
+/// What a query looks for: all of it but `-excluded` words and `-"phrases"`.
+fn wanted(query: &str) -> String {
+    let mut out = String::new();
+    let mut chars = query.chars().peekable();
+    let mut word_starts = true;
+    while let Some(c) = chars.next() {
+        if word_starts && c == '-' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                chars.by_ref().find(|c| *c == '"');
+            } else {
+                while chars.next_if(|c| !c.is_whitespace()).is_some() {}
+            }
+            continue;
+        }
+        word_starts = c.is_whitespace();
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1048,6 +1172,15 @@ mod tests {
     #[test]
     fn queries_keep_words_phrases_and_signs_only() {
         assert_eq!(plain_query("title:budget"), "title budget");
+        assert_eq!(plain_query("NOT budget"), "not budget");
+        assert_eq!(
+            wanted("-\"vendor feed\" -budget +serials x"),
+            "  +serials x"
+        );
+        assert_eq!(wanted("e-books -x"), "e-books ");
+        // tantivy#3031 and #3032: these inputs panic or hang its parser.
+        assert_eq!(plain_query("- *").trim(), "-");
+        assert_eq!(plain_query("a:(^").trim(), "a");
         assert_eq!(
             plain_query("\"vendor feed\" +serials -e-books records~2 cat*"),
             "\"vendor feed\" +serials -e-books records 2 cat "

@@ -202,6 +202,15 @@ async fn newcomers_accept_the_norms_before_joining() {
     .await;
     dan.join_with_invite("staff", &code).await;
     dan.note("staff", "thanks for the invite").await;
+    // A member needs no invite to accept a new version: a wrong one passed
+    // along (a client that kept it) is not held against them.
+    ana.ok::<m::CircleNormsSet>(set("staff", FIRST)).await;
+    dan.ok::<m::CircleNormsAccept>(m::AcceptNorms {
+        invite: Some("long-expired".into()),
+        ..accept("staff", 2)
+    })
+    .await;
+    dan.note("staff", "accepted again").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,6 +263,11 @@ async fn bad_norms_get_clear_errors() {
     ana.ok::<m::CircleNormsSet>(set("lib", FIRST)).await;
     let same = ana.err::<m::CircleNormsSet>(set("lib", FIRST)).await;
     assert_error(&same, ErrorKind::Conflict, "the same norms again");
+    // Trimmed: a trailing newline is not a new version.
+    let spaced = ana
+        .err::<m::CircleNormsSet>(set("lib", &format!("  {FIRST}\n")))
+        .await;
+    assert_error(&spaced, ErrorKind::Conflict, "the same norms, padded");
     // The connection is still usable after every error.
     ana.note("lib", "still here").await;
 }

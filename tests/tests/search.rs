@@ -170,9 +170,19 @@ async fn search_finds_problems_and_critiques_the_caller_may_read() {
 
     // Nothing matches: an empty list, not an error. Common words match
     // nothing; so does a query of exclusions or wildcards only.
-    for nothing in ["zeppelin", "how do we", "-e-books", "*", "title:"] {
+    for nothing in [
+        "zeppelin",
+        "how do we",
+        "-e-books",
+        "*",
+        "title:",
+        "-\"discovery layer\"",
+    ] {
         assert!(search(&mut ana, nothing).await.is_empty(), "{nothing}");
     }
+    // NOT is a (common) word, not an operator that would find the rest.
+    let hits = search(&mut ana, "NOT e-books").await;
+    assert!(ids(&hits).contains(&lib_problem), "{hits:#?}");
     // Query syntax beyond words, phrases and signs reads as words: a field
     // name is a word, not a way around the scope.
     let hits = search(&mut eve, "circle:staff budget").await;
@@ -324,7 +334,15 @@ async fn bad_searches_get_clear_errors() {
     }
     // Query syntax never fails: stray quotes, colons and operators search
     // for the words they can.
-    for text in ["\"unbalanced", "title:", "+ - ( ]", "id:*", "AND OR"] {
+    for text in [
+        "\"unbalanced",
+        "title:",
+        "+ - ( ]",
+        "id:*",
+        "AND OR",
+        "- *",
+        "a:(^",
+    ] {
         let answer = ana.request("search", json!({"query": text})).await;
         assert!(answer["result"]["hits"].is_array(), "{text}: {answer}");
     }

@@ -2496,7 +2496,6 @@ pub(crate) mod tests {
             author: "ben".into(),
             at: 0,
             seq,
-            score: 1.5,
             snippet: vec![
                 SnippetPart {
                     text: "A ".into(),

@@ -132,7 +132,9 @@ fn check_invite_code(app: &App, circle: &CircleHandle, code: Option<&str>) -> Ap
 
 pub async fn set_norms(s: &mut Session, p: SetNorms) -> ApiResult<EventResult> {
     let handle = signed_in(s)?.handle.clone();
-    let text = validate::body("text", &p.text, true, MAX_NORMS_BYTES)?;
+    let text = validate::body("text", &p.text, true, MAX_NORMS_BYTES)?
+        .trim()
+        .to_owned();
     let circle = s.app.circles.by_slug(&p.circle)?;
     let event = s
         .app
@@ -145,7 +147,14 @@ pub async fn set_norms(s: &mut Session, p: SetNorms) -> ApiResult<EventResult> {
 pub async fn accept_norms(s: &mut Session, p: AcceptNorms) -> ApiResult<EventResult> {
     let handle = signed_in(s)?.handle.clone();
     let circle = s.app.circles.by_slug(&p.circle)?;
-    let invited = check_invite_code(&s.app, &circle, p.invite.as_deref())?;
+    // Members need no invite: a stale one they pass along is not refused.
+    let who = handle.clone();
+    let member = s
+        .app
+        .circles
+        .inspect(circle.id, move |state| state.is_member(&who))
+        .await?;
+    let invited = !member && check_invite_code(&s.app, &circle, p.invite.as_deref())?;
     let draft = Draft::NormsAccept {
         version: p.version,
         invited,

@@ -72,7 +72,7 @@ pub async fn problem(s: &mut Session, p: NewProblem) -> ApiResult<ProblemPosted>
     };
     let EventResult { event } = append(s, &p.circle, draft).await?;
     // The problem stands either way: a search that fails only leaves the list empty.
-    let similar = super::search::similar_elsewhere(s, &p.circle, text)
+    let similar = super::search::similar_elsewhere(s, &p.circle, event.id, text)
         .await
         .unwrap_or_default();
     Ok(ProblemPosted { event, similar })

@@ -4,6 +4,7 @@
 
 use circles_protocol::methods::{SearchQuery, SearchResults};
 use circles_protocol::model::SearchHit;
+use uuid::Uuid;
 
 use super::signed_in;
 use crate::error::{ApiError, ApiResult};
@@ -50,11 +51,12 @@ pub async fn search(s: &mut Session, p: SearchQuery) -> ApiResult<SearchResults>
     Ok(SearchResults { hits })
 }
 
-/// Problems like the one just posted in `slug` (its title and body), from
-/// the other circles its author may read.
+/// Problems like `problem`, just posted in `slug` (its title and body),
+/// from the other circles its author may read.
 pub async fn similar_elsewhere(
     s: &mut Session,
     slug: &str,
+    problem: Uuid,
     text: String,
 ) -> ApiResult<Vec<SearchHit>> {
     let handle = signed_in(s)?.handle.clone();
@@ -62,7 +64,7 @@ pub async fn similar_elsewhere(
     let scope = readable(s, &handle)?;
     s.app
         .search
-        .similar(&s.app.store, circle.id, text, scope, SIMILAR)
+        .similar(&s.app.store, (circle.id, problem), text, scope, SIMILAR)
         .await
         .map_err(|err| {
             tracing::warn!("similar problems not found: {err:#}");

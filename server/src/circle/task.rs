@@ -416,14 +416,7 @@ impl CircleTask {
         }
         let seq = done.event.seq;
         self.handle.durable.store(seq, Ordering::Release);
-        if matches!(
-            done.event.body,
-            EventBody::Problem { .. }
-                | EventBody::Critique { .. }
-                | EventBody::Edit { .. }
-                | EventBody::Retract { .. }
-                | EventBody::Resolve { .. }
-        ) {
+        if crate::search::indexes(&done.event.body) {
             self.search.grew(self.handle.id, seq);
         }
         let frame = event_frame(&self.state.record.slug, &done.json);
