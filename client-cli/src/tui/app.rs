@@ -881,6 +881,15 @@ impl App {
         }
     }
 
+    /// The selected circle's slug; else says there is none yet.
+    fn selected_slug(&mut self) -> Option<String> {
+        let slug = self.circle().map(|c| c.info.slug.clone());
+        if slug.is_none() {
+            self.error("no circle yet: `circles create` or `circles join` one first");
+        }
+        slug
+    }
+
     /// The selected circle, if I can post in it; else says why not.
     fn postable_circle(&mut self) -> Option<String> {
         match self.circle() {
@@ -1129,8 +1138,7 @@ impl App {
 
     /// `S`: asks for the selected circle's stats and shows them when they come.
     fn show_stats(&mut self, out: &mut Vec<Action>) {
-        let Some(circle) = self.circle().map(|c| c.info.slug.clone()) else {
-            self.error("no circle yet: `circles create` or `circles join` one first");
+        let Some(circle) = self.selected_slug() else {
             return;
         };
         out.push(Action::Net(Request::Stats {
@@ -1144,8 +1152,7 @@ impl App {
 
     /// `N`: the selected circle's norms, asked for again to be current.
     fn show_norms(&mut self, out: &mut Vec<Action>) {
-        let Some(circle) = self.circle().map(|c| c.info.slug.clone()) else {
-            self.error("no circle yet: `circles create` or `circles join` one first");
+        let Some(circle) = self.selected_slug() else {
             return;
         };
         out.push(Action::Net(Request::Members {
